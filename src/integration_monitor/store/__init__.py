@@ -1,0 +1,1 @@
+"""The status store: history of database checks, service verdicts and incidents."""

@@ -1,0 +1,59 @@
+"""Connection to the status store: SQLite by default, PostgreSQL by configuration."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+STORE_URL_ENV = "INTEGRATION_MONITOR_STORE_URL"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def default_store_url() -> str:
+    from integration_monitor.catalog.loader import project_root
+
+    path = project_root() / "var" / "status.db"
+    return f"sqlite:///{path}"
+
+
+def store_url() -> str:
+    return os.environ.get(STORE_URL_ENV) or default_store_url()
+
+
+def redact(url: str) -> str:
+    """Return the URL with any password replaced, for logs and messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str | None = None) -> Engine:
+    resolved = url or store_url()
+    if resolved.startswith("sqlite"):
+        database = resolved.split("///", 1)[-1]
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(resolved, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _configure_sqlite)
+        return engine
+    return create_engine(resolved, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _configure_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # WAL lets the dashboard read while a task writes; the busy timeout makes parallel
+    # writers wait for the lock instead of failing with "database is locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def session_factory(url: str | None = None) -> sessionmaker[Session]:
+    return sessionmaker(get_engine(url), expire_on_commit=False)
