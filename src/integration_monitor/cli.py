@@ -15,6 +15,11 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "integration_monitor.catalog.commands",
     "integration_monitor.stubs.commands",
+    "integration_monitor.validation.commands",
+    "integration_monitor.store.commands",
+    "integration_monitor.local.commands",
+    "integration_monitor.alerts.commands",
+    "integration_monitor.dashboard.commands",
 )
 
 

@@ -1,0 +1,1 @@
+"""Builders of the monitoring DAGs from the catalog (imported by the thin files in ``dags/``)."""

@@ -1,0 +1,110 @@
+"""Build one monitoring DAG per national database and the service rollup DAG.
+
+Only the catalog (YAML and pydantic) and the Airflow SDK are imported here: pandas, Great
+Expectations and HTTP code load inside the tasks. The catalog is validated first, so a broken
+catalog fails the DAG file with a message naming the bad entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.sdk import DAG, Asset, AssetAny, get_current_context, task
+
+from integration_monitor.catalog.loader import load_catalog_cached
+from integration_monitor.catalog.models import Catalog, NationalDatabase
+from integration_monitor.dags.docs import database_dag_doc, rollup_dag_doc
+from integration_monitor.pipeline.settings import MonitoringSettings, load_settings
+
+START_DATE = dt.datetime(2025, 7, 1, tzinfo=dt.UTC)
+ROLLUP_DAG_ID = "monitor_services"
+PROJECT_TAG = "integration-monitor"
+
+
+def database_dag_id(database_code: str) -> str:
+    return f"monitor_{database_code}"
+
+
+def database_asset(database_code: str) -> Asset:
+    return Asset(name=f"national_db_{database_code}", uri=f"integration-monitor://database/{database_code}")
+
+
+def _default_args(settings: MonitoringSettings, owner: str) -> dict[str, Any]:
+    return {
+        "owner": owner,
+        "retries": settings.effective_retries,
+        "retry_delay": dt.timedelta(seconds=settings.effective_retry_delay_seconds),
+        "retry_exponential_backoff": 2.0,
+    }
+
+
+def build_database_dag(database: NationalDatabase, catalog: Catalog, settings: MonitoringSettings) -> DAG:
+    code = database.code
+    owner = catalog.owner(database.owner)
+    schedule = settings.schedule_for(code)
+
+    with DAG(
+        dag_id=database_dag_id(code),
+        description=f"Giám sát kết nối {database.name}",
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args(settings, owner.name),
+        tags=[PROJECT_TAG, "CSDL", owner.name],
+        doc_md=database_dag_doc(database, catalog, schedule),
+    ) as dag:
+
+        @task(task_id="fetch")
+        def fetch() -> dict[str, Any]:
+            from integration_monitor.pipeline.tasks import fetch_task
+
+            return fetch_task(code, get_current_context())
+
+        @task(task_id="validate", retries=0)
+        def validate(measurement: dict[str, Any]) -> dict[str, Any]:
+            from integration_monitor.pipeline.tasks import validate_task
+
+            return validate_task(code, measurement)
+
+        @task(task_id="record", trigger_rule="all_done", outlets=[database_asset(code)])
+        def record() -> dict[str, Any]:
+            from integration_monitor.pipeline.tasks import record_task
+
+            return record_task(code, get_current_context())
+
+        validate(fetch()) >> record()
+    return dag
+
+
+def build_rollup_dag(catalog: Catalog, settings: MonitoringSettings) -> DAG:
+    with DAG(
+        dag_id=ROLLUP_DAG_ID,
+        description="Tổng hợp trạng thái toàn trình của các dịch vụ công",
+        schedule=AssetAny(*(database_asset(database.code) for database in catalog.databases)),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args(settings, "Văn phòng Chính phủ"),
+        tags=[PROJECT_TAG, "dịch vụ công"],
+        doc_md=rollup_dag_doc(catalog),
+    ) as dag:
+
+        @task(task_id="evaluate_services")
+        def evaluate_services() -> dict[str, Any]:
+            from integration_monitor.pipeline.tasks import rollup_task
+
+            return rollup_task(get_current_context())
+
+        evaluate_services()
+    return dag
+
+
+def build_all_dags() -> dict[str, DAG]:
+    """Return every monitoring DAG keyed by DAG id, for a DAG file's globals."""
+    catalog = load_catalog_cached()
+    settings = load_settings()
+    dags = {database_dag_id(db.code): build_database_dag(db, catalog, settings) for db in catalog.databases}
+    dags[ROLLUP_DAG_ID] = build_rollup_dag(catalog, settings)
+    return dags

@@ -1,0 +1,1 @@
+"""The monitoring pipeline's steps, called from the Airflow tasks in ``dags/``."""

@@ -1,0 +1,57 @@
+"""``integration-monitor status`` and ``integration-monitor store``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from integration_monitor.i18n import LANGUAGES
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    status = subparsers.add_parser("status", help="print the latest status of every database and service")
+    status.add_argument("--json", action="store_true", help="print JSON instead of the matrix")
+    status.add_argument("--lang", choices=LANGUAGES, default=None, help="language of the report (default: vi)")
+    status.set_defaults(handler=run_status)
+
+    store = subparsers.add_parser("store", help="manage the status store")
+    store_commands = store.add_subparsers(dest="store_command", required=True)
+    upgrade = store_commands.add_parser("upgrade", help="apply the status store's migrations")
+    upgrade.add_argument("--revision", default="head", help="target Alembic revision (default: head)")
+    upgrade.set_defaults(handler=run_upgrade)
+    current = store_commands.add_parser("current", help="print the store's URL (password hidden) and revision")
+    current.set_defaults(handler=run_current)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from integration_monitor.catalog.loader import load_catalog
+    from integration_monitor.report import format_matrix, load_snapshot, snapshot_as_dict
+    from integration_monitor.store.migrate import upgrade
+
+    catalog = load_catalog()
+    upgrade()
+    snapshot = load_snapshot(catalog)
+    if args.json:
+        json.dump(snapshot_as_dict(catalog, snapshot), sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        print(format_matrix(catalog, snapshot, args.lang))
+    return 0
+
+
+def run_upgrade(args: argparse.Namespace) -> int:
+    from integration_monitor.store.engine import redact, store_url
+    from integration_monitor.store.migrate import upgrade
+
+    upgrade(revision=args.revision)
+    print(f"status store at {redact(store_url())} upgraded to {args.revision}")
+    return 0
+
+
+def run_current(args: argparse.Namespace) -> int:
+    from integration_monitor.store.engine import redact, store_url
+    from integration_monitor.store.migrate import current_revision
+
+    print(f"{redact(store_url())}\t{current_revision() or '(empty)'}")
+    return 0
