@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     store = subparsers.add_parser("store", help="manage the status store")
     store_commands = store.add_subparsers(dest="store_command", required=True)
     upgrade = store_commands.add_parser("upgrade", help="apply the status store's migrations")
-    upgrade.add_argument("--revision", default="head", help="target Alembic revision (default: head)")
+    upgrade.add_argument("--revision", default="heads", help="target Alembic revision (default: heads, every branch)")
     upgrade.set_defaults(handler=run_upgrade)
     current = store_commands.add_parser("current", help="print the store's URL (password hidden) and revision")
     current.set_defaults(handler=run_current)

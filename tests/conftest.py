@@ -1,0 +1,62 @@
+"""Shared fixtures: paths, a fresh status store per test, and the catalog."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("INTEGRATION_MONITOR_HOME", str(REPO))
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def catalog():  # type: ignore[no-untyped-def]
+    from integration_monitor.catalog.loader import load_catalog
+
+    return load_catalog(REPO / "include" / "appendix_data")
+
+
+@pytest.fixture()
+def sqlite_store_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'status.db'}"
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture()
+def postgres_store_url() -> Iterator[str]:
+    """Create a PostgreSQL database of its own for one test and drop it afterwards."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(postgres_admin_url(), isolation_level="AUTOCOMMIT")
+    name = f"im_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # noqa: BLE001
+        admin.dispose()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL is not reachable: {error}")
+    url = postgres_admin_url().rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        from integration_monitor.store.engine import get_engine
+
+        get_engine.cache_clear()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
