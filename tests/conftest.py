@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("INTEGRATION_MONITOR_HOME", str(REPO))
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+# Airflow reads its home when first imported: give the test session a home of its own so
+# nothing lands in ~/airflow and tests never share Airflow's metadata database.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="im-test-airflow-"))
+os.environ.setdefault("AIRFLOW_HOME", str(_AIRFLOW_HOME))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
+os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}")
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ DAGS = Path(__file__).resolve().parents[1] / "dags"
 
 @pytest.fixture(scope="module")
 def dag_bag():  # type: ignore[no-untyped-def]
-    from airflow.models.dagbag import DagBag
+    from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(DAGS))
 
@@ -33,7 +33,7 @@ def test_one_dag_per_database_and_a_rollup(dag_bag, catalog):
 
 def test_every_dag_has_tags_owner_retries_and_docs(dag_bag):
     for dag_id in dag_bag.dag_ids:
-        dag = dag_bag.get_dag(dag_id)
+        dag = dag_bag.dags[dag_id]
         assert dag.tags, dag_id
         assert dag.doc_md and "dịch vụ" in dag.doc_md, dag_id
         for task in dag.tasks:
@@ -44,19 +44,19 @@ def test_every_dag_has_tags_owner_retries_and_docs(dag_bag):
 
 def test_database_dags_are_tagged_by_owning_ministry(dag_bag, catalog):
     for database in catalog.databases:
-        dag = dag_bag.get_dag(f"monitor_{database.code}")
+        dag = dag_bag.dags[f"monitor_{database.code}"]
         assert catalog.owner(database.owner).name in dag.tags
 
 
 def test_schedule_changes_without_code(repo_root):
     script = (
-        "from airflow.models.dagbag import DagBag\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
         f"bag = DagBag(dag_folder={str(DAGS)!r})\n"
-        "print(bag.get_dag('monitor_dan_cu').timetable.summary, bag.get_dag('monitor_dat_dai').timetable.summary)\n"
+        "print(bag.dags['monitor_dan_cu'].schedule, bag.dags['monitor_dat_dai'].schedule, sep='|')\n"
     )
     env = dict(os.environ, INTEGRATION_MONITOR_SCHEDULE__DAN_CU="*/5 * * * *")
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
-    dan_cu, dat_dai = completed.stdout.strip().splitlines()[-1].split(" ", 1)
+    dan_cu, dat_dai = completed.stdout.strip().splitlines()[-1].split("|")
     assert dan_cu == "*/5 * * * *"
     assert dat_dai == "*/15 * * * *"
 
@@ -64,7 +64,7 @@ def test_schedule_changes_without_code(repo_root):
 def test_parsing_imports_no_heavy_modules():
     script = (
         "import sys, json\n"
-        "from airflow.models.dagbag import DagBag\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
         f"bag = DagBag(dag_folder={str(DAGS)!r})\n"
         "heavy = [name for name in ('pandas', 'great_expectations', 'requests', 'signxml') if name in sys.modules]\n"
         "print(json.dumps({'errors': len(bag.import_errors), 'dags': len(bag.dag_ids), 'heavy': heavy}))\n"

@@ -37,7 +37,7 @@ def prepare_airflow(base_port: int) -> None:
 
 def run_dags(dag_ids: list[str] | None = None) -> dict[str, str]:
     """Run the database DAGs, then the rollup, once each; return each run's final state."""
-    from airflow.models.dagbag import DagBag
+    from airflow.dag_processing.dagbag import DagBag
 
     from integration_monitor.dags.factory import ROLLUP_DAG_ID
 
