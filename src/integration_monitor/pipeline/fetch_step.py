@@ -13,6 +13,7 @@ from integration_monitor.catalog.models import Catalog, NationalDatabase
 from integration_monitor.fetch import EndpointConfig, FailureKind, FetchError, fetch_batch, fetch_ca_certificate, probe_access
 from integration_monitor.pipeline.measurement import AccessOutcome, FetchFailure, Measurement, pack_bits
 from integration_monitor.service_codes import service_code
+from integration_monitor.validation.suites import checked_fields
 
 log = logging.getLogger(__name__)
 
@@ -25,18 +26,6 @@ class FetchStepError(Exception):
     def __init__(self, failure: FetchFailure) -> None:
         self.failure = failure
         super().__init__(f"{failure.database_code}: {failure.failure_kind}: {failure.reason}")
-
-
-def checked_fields(catalog: Catalog, database_code: str) -> list[str]:
-    """Return the fields any consuming service requires, in the database's catalog order."""
-    required = {
-        code
-        for service in catalog.services_reading(database_code)
-        for entry in service.databases
-        if entry.database == database_code
-        for code in entry.required_fields
-    }
-    return [spec.code for spec in catalog.database(database_code).fields if spec.code in required]
 
 
 def run_fetch(catalog: Catalog, database_code: str, config: EndpointConfig, now: dt.datetime) -> Measurement:
