@@ -29,6 +29,7 @@ from integration_monitor.stubs import values
 
 MALE = 1
 FEMALE = 2
+EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
 
 # Field-code words that point at a person other than the record's subject.
 _PAIR_RELATIONS = {"VO_CHONG": "spouse", "CHU_HO": "head", "DAI_DIEN": "representative", "BAC_SI": "official"}
@@ -190,7 +191,8 @@ class RecordGenerator:
         subject = context.subject
         if relation in ("father", "mother"):
             sex = MALE if relation == "father" else FEMALE
-            birth = _shift_years(subject.birth_date, -rng.randint(20, 38), rng)
+            # Personal IDs encode births from 1900 on, so the oldest parents are born in 1900.
+            birth = max(_shift_years(subject.birth_date, -rng.randint(20, 38), rng), EARLIEST_BIRTH_DATE)
         elif relation == "spouse":
             sex = FEMALE if subject.sex == MALE else MALE
             birth = _shift_years(subject.birth_date, rng.randint(-6, 6), rng)

@@ -90,6 +90,8 @@ def personal_id(province_code: int, sex: int, birth_date: dt.date, rng: random.R
     The century and sex digit is 0/1 for men/women born 1900-1999, 2/3 for 2000-2099, and so on
     for every later century.
     """
+    if not 1900 <= birth_date.year <= 2399:
+        raise ValueError(f"personal IDs encode birth years 1900..2399, got {birth_date.year}")
     century_digit = 2 * (birth_date.year // 100 - 19) + (0 if sex == 1 else 1)
     return f"{province_code:03d}{century_digit}{birth_date.year % 100:02d}{rng.randrange(10**6):06d}"
 
