@@ -6,10 +6,10 @@ and an unsigned one (khach_hang_evn), so the tests do not depend on the appendix
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -258,10 +258,43 @@ class StubClient:
         assert response.status_code == 200, response.text
 
 
+VALID_SCENARIO = """
+name: test-mixed
+description: Kịch bản thử nghiệm
+databases:
+  dat_dai:
+    fault: refused
+  dan_cu:
+    completeness:
+      - fields: [EMAIL]
+        missing_share: 0.5
+        style: "null"
+  dang_ky_doanh_nghiep:
+    deny_services: [20]
+"""
+
+INVALID_SCENARIO = """
+name: test-bad
+databases:
+  dan_cu:
+    fault: sometimes
+  khong_co:
+    fault: empty
+"""
+
+
 @pytest.fixture(scope="session")
-def stub_server(stub_catalog: Catalog, stub_pki: LocalPki) -> Iterator[StubServer]:
-    os.environ.pop("HTTP_PROXY", None)
-    background = BackgroundStubServer(StubServer(stub_catalog, make_settings(), pki=stub_pki))
+def scenarios_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("scenarios")
+    (directory / "test-mixed.yaml").write_text(VALID_SCENARIO, encoding="utf-8")
+    (directory / "test-bad.yaml").write_text(INVALID_SCENARIO, encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def stub_server(stub_catalog: Catalog, stub_pki: LocalPki, scenarios_dir: Path) -> Iterator[StubServer]:
+    settings = make_settings(scenarios_dir=scenarios_dir)
+    background = BackgroundStubServer(StubServer(stub_catalog, settings, pki=stub_pki))
     server = background.start()
     try:
         yield server

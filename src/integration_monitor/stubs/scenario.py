@@ -193,6 +193,9 @@ def _catalog_problems(database_code: str, entry: DatabaseScenario, catalog: Cata
             if code not in field_codes:
                 problems.append(f"{where}.completeness.{index}.fields: {code} is not a field of {database_code}")
 
+    if entry.signature.mode != SignatureMode.NONE and not database.signed:
+        problems.append(f"{where}.signature: {database_code} is not signed in the catalog, so no signature can be broken")
+
     options = entry.fault_options
     for old, new in options.rename.items():
         if old not in field_codes:
