@@ -44,9 +44,8 @@ def postgres_admin_url() -> str:
     return os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
 
-@pytest.fixture()
-def postgres_store_url() -> Iterator[str]:
-    """Create a PostgreSQL database of its own for one test and drop it afterwards."""
+def postgres_database() -> Iterator[str]:
+    """Create a PostgreSQL database of its own, yield its URL, and drop it afterwards."""
     from sqlalchemy import create_engine, text
 
     admin = create_engine(postgres_admin_url(), isolation_level="AUTOCOMMIT")
@@ -69,3 +68,13 @@ def postgres_store_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture()
+def postgres_store_url() -> Iterator[str]:
+    yield from postgres_database()
+
+
+@pytest.fixture(scope="module")
+def postgres_store_module() -> Iterator[str]:
+    yield from postgres_database()

@@ -23,6 +23,8 @@ Mỗi lần chạy gồm ba bước:
    đủ cột, tỷ lệ đầy đủ của từng trường bắt buộc, tỷ lệ bản ghi có chữ ký số và chữ ký hợp lệ.
 3. `record`: ghi kết quả (OK, DEGRADED, BROKEN, NO_DATA) vào kho trạng thái, mở hoặc đóng sự cố,
    gửi cảnh báo khi trạng thái thay đổi, rồi báo cho bước tổng hợp trạng thái dịch vụ công.
+4. `outcome`: đánh dấu lần chạy thất bại (màu đỏ) khi CSDL mất kết nối hoặc không có dữ liệu; kết quả vẫn
+   đã được ghi ở bước 3.
 
 **Các dịch vụ công sử dụng CSDL này ({len(services)}):**
 {service_lines}

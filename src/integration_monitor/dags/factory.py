@@ -74,7 +74,15 @@ def build_database_dag(database: NationalDatabase, catalog: Catalog, settings: M
 
             return record_task(code, get_current_context())
 
-        validate(fetch()) >> record()
+        @task(task_id="outcome", trigger_rule="all_done", retries=0)
+        def outcome(recorded: dict[str, Any]) -> None:
+            from integration_monitor.pipeline.tasks import outcome_task
+
+            outcome_task(recorded)
+
+        recorded = record()
+        validate(fetch()) >> recorded
+        outcome(recorded)
     return dag
 
 

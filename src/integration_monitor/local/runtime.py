@@ -19,11 +19,14 @@ from integration_monitor.catalog.models import Catalog
 
 @dataclass(frozen=True)
 class LocalPaths:
+    """Where a local installation keeps its state: ``var`` defaults to ``<project>/var``."""
+
     root: Path
+    var_dir: Path | None = None
 
     @property
     def var(self) -> Path:
-        return self.root / "var"
+        return self.var_dir or self.root / "var"
 
     @property
     def airflow_home(self) -> Path:
@@ -31,6 +34,8 @@ class LocalPaths:
 
     @property
     def store_url(self) -> str:
+        if self.var_dir is not None:
+            return f"sqlite:///{self.var / 'status.db'}"
         return os.environ.get("INTEGRATION_MONITOR_STORE_URL") or f"sqlite:///{self.var / 'status.db'}"
 
     @property

@@ -97,6 +97,22 @@ def record_task(database_code: str, context: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def outcome_task(recorded: dict[str, Any] | None) -> None:
+    """Fail the run when the endpoint could not be read, so the DAG run shows red as well.
+
+    The record task itself succeeds in that case, so the database's asset still updates and
+    the service rollup runs.
+    """
+    from airflow.exceptions import AirflowFailException
+
+    if not recorded:
+        raise AirflowFailException("the record task stored no result for this run")
+    if recorded["status"] in {"BROKEN", "NO_DATA"}:
+        raise AirflowFailException(
+            f"{recorded['database']} is {recorded['status']} ({recorded['failure_kind']}); the result is recorded"
+        )
+
+
 def _notify(recorded, context: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
     """Hand the recorded check to the alerting layer, when it is installed."""
     try:
