@@ -92,6 +92,10 @@ class PortListener:
         # Stop accepting now; uvicorn's own shutdown only starts at its next 0.1 s tick.
         for asyncio_server in server.servers:
             asyncio_server.close()
+        # Idle keep-alive connections close now too, so that no pooled connection still reaches
+        # a refused database; a connection that is sending a response closes after it.
+        for connection in list(server.server_state.connections):
+            connection.shutdown()
         server.should_exit = True
         logger.info("Closed port %d for %s", self.port, self.name)
         if wait:
