@@ -1,0 +1,1 @@
+"""The operator dashboard served inside the Airflow UI: pages, a JSON API and exports."""

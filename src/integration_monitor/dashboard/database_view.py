@@ -1,0 +1,125 @@
+"""One national database: availability, latency and completeness trends, failures, incidents."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integration_monitor.dashboard.aggregate import hour_floor
+from integration_monitor.dashboard.context import ViewContext
+from integration_monitor.dashboard.incidents import maintenance_windows, open_incident_starts, subject_incidents
+from integration_monitor.dashboard.models import DatabaseHourly
+from integration_monitor.dashboard.schemas import (
+    DatabaseDetail,
+    FieldFigure,
+    HourPoint,
+    ServiceAccessItem,
+    Window,
+    WindowFigures,
+)
+from integration_monitor.store.repository import SCOPE_DATABASE, latest_checks
+
+
+def database_hours(session: Session, code: str, start: dt.datetime, end: dt.datetime) -> list[DatabaseHourly]:
+    """Return the hourly rows of one database whose hour overlaps ``[start, end)`` (primary-key range)."""
+    return list(session.scalars(
+        select(DatabaseHourly)
+        .where(DatabaseHourly.database_code == code, DatabaseHourly.hour_start >= hour_floor(start),
+               DatabaseHourly.hour_start < end)
+        .order_by(DatabaseHourly.hour_start)
+    ))
+
+
+def window_figures(rows: list[DatabaseHourly], window: Window, now: dt.datetime) -> WindowFigures:
+    """Sum the hourly rows of the window's hours; the first hour counts whole."""
+    first_hour = hour_floor(now - window.length)
+    selected = [row for row in rows if row.hour_start >= first_hour]
+    checks = sum(row.checks for row in selected)
+    usable = sum(row.ok_count + row.degraded_count for row in selected)
+    ok = sum(row.ok_count for row in selected)
+    latency = _weighted(selected, "latency_mean_ms")
+    completeness = _weighted(selected, "completeness_mean")
+    return WindowFigures(
+        window=window,
+        checks=checks,
+        availability=usable / checks if checks else None,
+        ok_share=ok / checks if checks else None,
+        broken_count=sum(row.broken_count for row in selected),
+        no_data_count=sum(row.no_data_count for row in selected),
+        latency_mean_ms=latency,
+        completeness_mean=completeness,
+    )
+
+
+def _weighted(rows: list[DatabaseHourly], attribute: str) -> float | None:
+    pairs = [(getattr(row, attribute), row.checks) for row in rows if getattr(row, attribute) is not None]
+    total = sum(weight for _value, weight in pairs)
+    return sum(value * weight for value, weight in pairs) / total if total else None
+
+
+def hour_point(row: DatabaseHourly) -> HourPoint:
+    return HourPoint(
+        hour_start=row.hour_start,
+        checks=row.checks,
+        availability=(row.ok_count + row.degraded_count) / row.checks if row.checks else None,
+        latency_mean_ms=row.latency_mean_ms,
+        latency_max_ms=row.latency_max_ms,
+        completeness_mean=row.completeness_mean,
+        completeness_min=row.completeness_min,
+        failure_kinds=dict(row.failure_kinds or {}),
+    )
+
+
+def database_detail(ctx: ViewContext, code: str, trend_window: Window = Window.WEEK) -> DatabaseDetail:
+    """Build the database page's data. Raise ``KeyError`` for an unknown database code."""
+    database = ctx.catalog.database(code)
+    readers = ctx.catalog.services_reading(code)
+    with ctx.factory() as session:
+        check = latest_checks(session, [code]).get(code)
+        rows = database_hours(session, code, ctx.now - Window.MONTH.length, ctx.now)
+        since = open_incident_starts(session).get((SCOPE_DATABASE, code))
+        current, past = subject_incidents(ctx, session, SCOPE_DATABASE, code)
+    _available, maintenance = maintenance_windows(ctx, [code])
+
+    fields = []
+    if check is not None:
+        for row in sorted(check.fields, key=lambda item: (item.passed, item.completeness)):
+            fields.append(FieldFigure(code=row.field_code, label=ctx.field_label(database, row.field_code),
+                                      present=row.present, completeness=row.completeness,
+                                      missing_count=row.missing_count, threshold=row.threshold, passed=row.passed))
+    access = {row.service_number: row for row in check.access} if check is not None else {}
+    trend_start = hour_floor(ctx.now - trend_window.length)
+
+    return DatabaseDetail(
+        code=code,
+        name=ctx.database_name(database),
+        owner=ctx.owner_name(database.owner),
+        signed=database.signed,
+        status=check.status if check is not None else None,
+        failure_kind=check.failure_kind if check is not None else None,
+        reason=check.reason if check is not None else None,
+        checked_at=check.checked_at if check is not None else None,
+        latency_ms=check.latency_ms if check is not None else None,
+        record_count=check.record_count if check is not None else None,
+        unhealthy_since=since,
+        signature_present_ratio=check.signature_present_ratio if check is not None else None,
+        signature_valid_ratio=check.signature_valid_ratio if check is not None else None,
+        fields=fields,
+        services=[
+            ServiceAccessItem(
+                number=service.number,
+                name=ctx.service_name(service),
+                allowed=access[service.number].allowed if service.number in access else None,
+                http_status=access[service.number].http_status if service.number in access else None,
+            )
+            for service in readers
+        ],
+        windows=[window_figures(rows, window, ctx.now) for window in Window],
+        trend_window=trend_window,
+        trend=[hour_point(row) for row in rows if row.hour_start >= trend_start],
+        open_incidents=current,
+        past_incidents=past,
+        maintenance=maintenance,
+    )

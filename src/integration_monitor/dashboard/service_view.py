@@ -1,0 +1,194 @@
+"""One public service: its databases and fields, its status timeline, incidents and tasks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integration_monitor.catalog.models import Service
+from integration_monitor.dashboard.aggregate import HOUR, hour_floor
+from integration_monitor.dashboard.context import ViewContext
+from integration_monitor.dashboard.incidents import open_incident_starts, subject_incidents
+from integration_monitor.dashboard.matrix import cell_status
+from integration_monitor.dashboard.models import ServiceHourly
+from integration_monitor.dashboard.schemas import (
+    FieldFigure,
+    ServiceDatabaseDetail,
+    ServiceDetail,
+    Timeline,
+    TimelineSegment,
+    Window,
+)
+from integration_monitor.report import StatusSnapshot, describe_reason, load_snapshot
+from integration_monitor.store.models import DatabaseCheck, ServiceStatusRow
+from integration_monitor.store.repository import SCOPE_SERVICE, latest_checks
+
+# A verdict stands for at most this long; a longer silence shows as "no result".
+VERDICT_VALIDITY = dt.timedelta(hours=1)
+
+
+def service_detail(ctx: ViewContext, number: int) -> ServiceDetail:
+    """Build the service page's data. Raise ``KeyError`` for an unknown service number."""
+    from integration_monitor.dashboard.tasks_view import service_tasks
+
+    service = ctx.catalog.service(number)
+    snapshot = load_snapshot(ctx.catalog, ctx.store_url)
+    verdict = snapshot.services[number]
+    with ctx.factory() as session:
+        checks = latest_checks(session, service.database_codes())
+        since = open_incident_starts(session).get((SCOPE_SERVICE, str(number)))
+        timelines = [service_timeline(session, number, window, ctx.now) for window in Window]
+        current, past = subject_incidents(ctx, session, SCOPE_SERVICE, str(number))
+
+    return ServiceDetail(
+        number=number,
+        name=ctx.service_name(service),
+        managing_body=ctx.owner_name(service.managing_body),
+        end_to_end_per_appendix=service.end_to_end_per_appendix,
+        ready=verdict.ready,
+        evaluated_at=verdict.evaluated_at,
+        not_ready_since=since if verdict.ready is False else None,
+        reasons=[describe_reason(reason, ctx.catalog, ctx.language) for reason in verdict.reasons],
+        databases=[_database_detail(ctx, snapshot, service, code, checks.get(code)) for code in service.database_codes()],
+        timelines=timelines,
+        open_incidents=current,
+        past_incidents=past,
+        tasks=service_tasks(ctx, service, snapshot, checks),
+    )
+
+
+def _database_detail(
+    ctx: ViewContext, snapshot: StatusSnapshot, service: Service, code: str, check: DatabaseCheck | None
+) -> ServiceDatabaseDetail:
+    from integration_monitor.thresholds import thresholds_for
+
+    database = ctx.catalog.database(code)
+    entry = next(item for item in service.databases if item.database == code)
+    limits = thresholds_for(code)
+    by_field = {row.field_code: row for row in check.fields} if check is not None else {}
+    fields = []
+    for field_code in entry.required_fields:
+        row = by_field.get(field_code)
+        fields.append(FieldFigure(
+            code=field_code,
+            label=ctx.field_label(database, field_code),
+            present=row.present if row is not None else None,
+            completeness=row.completeness if row is not None else None,
+            missing_count=row.missing_count if row is not None else None,
+            threshold=row.threshold if row is not None else limits.field(field_code),
+            passed=row.passed if row is not None else None,
+        ))
+    access = None
+    if check is not None:
+        rows = [row for row in check.access if row.service_number == service.number]
+        access = rows[0].allowed if rows else None
+    blocking = [reason for reason in snapshot.services[service.number].reasons if reason.database == code]
+    return ServiceDatabaseDetail(
+        code=code,
+        name=ctx.database_name(database),
+        owner=ctx.owner_name(database.owner),
+        wording_in_appendix=entry.wording_in_appendix,
+        field_count_in_appendix=entry.field_count_in_appendix,
+        status=cell_status(snapshot, service.number, code),
+        checked_at=check.checked_at if check is not None else None,
+        failure_kind=check.failure_kind if check is not None else None,
+        reason=check.reason if check is not None else None,
+        access_allowed=access,
+        signed=database.signed,
+        signature_present_ratio=check.signature_present_ratio if check is not None else None,
+        signature_valid_ratio=check.signature_valid_ratio if check is not None else None,
+        signature_present_threshold=limits.signature_present if database.signed else None,
+        signature_valid_threshold=limits.signature_valid if database.signed else None,
+        fields=fields,
+        blocking=[describe_reason(reason, ctx.catalog, ctx.language) for reason in blocking],
+    )
+
+
+def service_timeline(session: Session, number: int, window: Window, now: dt.datetime) -> Timeline:
+    """Return the service's verdicts over a window as segments of equal state.
+
+    The last 24 hours come from the raw verdicts (index on service number and time); longer
+    windows from the hourly table, one possible segment per hour.
+    """
+    start = now - window.length
+    if window == Window.DAY:
+        segments = _raw_segments(session, number, start, now)
+    else:
+        segments = _hourly_segments(session, number, start, now)
+    weights = [(segment.ready_share, (segment.end - segment.start).total_seconds()) for segment in segments
+               if segment.ready_share is not None]
+    covered = sum(seconds for _share, seconds in weights)
+    share = sum(share * seconds for share, seconds in weights) / covered if covered else None
+    return Timeline(window=window, start=start, end=now, ready_share=share, segments=segments)
+
+
+def _raw_segments(session: Session, number: int, start: dt.datetime, end: dt.datetime) -> list[TimelineSegment]:
+    rows = session.execute(
+        select(ServiceStatusRow.evaluated_at, ServiceStatusRow.ready, ServiceStatusRow.reasons)
+        .where(ServiceStatusRow.service_number == number, ServiceStatusRow.evaluated_at >= start,
+               ServiceStatusRow.evaluated_at <= end)
+        .order_by(ServiceStatusRow.evaluated_at)
+    ).all()
+    pieces: list[TimelineSegment] = []
+    cursor = start
+    for index, row in enumerate(rows):
+        if row.evaluated_at > cursor:
+            pieces.append(TimelineSegment(start=cursor, end=row.evaluated_at, state="no_result", ready_share=None))
+        following = rows[index + 1].evaluated_at if index + 1 < len(rows) else end
+        stop = min(following, row.evaluated_at + VERDICT_VALIDITY, end)
+        kinds = sorted({reason.get("kind") for reason in row.reasons or [] if reason.get("kind")})
+        pieces.append(TimelineSegment(start=row.evaluated_at, end=stop, state="ready" if row.ready else "not_ready",
+                                      ready_share=1.0 if row.ready else 0.0, reasons=kinds))
+        cursor = stop
+    if cursor < end:
+        pieces.append(TimelineSegment(start=cursor, end=end, state="no_result", ready_share=None))
+    return _merge(pieces)
+
+
+def _hourly_segments(session: Session, number: int, start: dt.datetime, end: dt.datetime) -> list[TimelineSegment]:
+    rows = {
+        row.hour_start: row
+        for row in session.scalars(
+            select(ServiceHourly).where(ServiceHourly.service_number == number,
+                                        ServiceHourly.hour_start >= hour_floor(start),
+                                        ServiceHourly.hour_start <= end)
+        )
+    }
+    pieces = []
+    hour = hour_floor(start)
+    while hour < end:
+        piece_start, piece_end = max(hour, start), min(hour + HOUR, end)
+        row = rows.get(hour)
+        if row is None or row.evaluations == 0:
+            pieces.append(TimelineSegment(start=piece_start, end=piece_end, state="no_result", ready_share=None))
+        else:
+            share = row.ready_count / row.evaluations
+            state = "ready" if share == 1 else ("not_ready" if share == 0 else "mixed")
+            kinds = sorted(Counter(row.block_kinds or {}))
+            pieces.append(TimelineSegment(start=piece_start, end=piece_end, state=state, ready_share=share,
+                                          reasons=kinds))
+        hour += HOUR
+    return _merge(pieces)
+
+
+def _merge(pieces: list[TimelineSegment]) -> list[TimelineSegment]:
+    """Join adjacent pieces of the same state; a joined share is weighted by duration."""
+    merged: list[TimelineSegment] = []
+    for piece in pieces:
+        if piece.end <= piece.start:
+            continue
+        last = merged[-1] if merged else None
+        if last is None or last.state != piece.state or last.end != piece.start:
+            merged.append(piece)
+            continue
+        share = last.ready_share
+        if last.ready_share is not None and piece.ready_share is not None:
+            first = (last.end - last.start).total_seconds()
+            second = (piece.end - piece.start).total_seconds()
+            share = (last.ready_share * first + piece.ready_share * second) / (first + second)
+        merged[-1] = TimelineSegment(start=last.start, end=piece.end, state=last.state, ready_share=share,
+                                     reasons=sorted(set(last.reasons) | set(piece.reasons)))
+    return merged
