@@ -156,7 +156,8 @@ def test_airflow_services_use_celery_on_redis_and_postgres(services):
         assert environment["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert environment["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://"), name
         assert "@redis:6379/" in environment["AIRFLOW__CELERY__BROKER_URL"], name
-        assert environment["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://"), name
+        # SQLAlchemy 2.1 picks psycopg 3 for a bare postgresql:// URL; the lock has psycopg2 only.
+        assert environment["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql+psycopg2://"), name
 
         metadata = make_url(environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
         store = make_url(environment["INTEGRATION_MONITOR_STORE_URL"])
