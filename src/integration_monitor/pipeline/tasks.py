@@ -119,7 +119,10 @@ def _notify(recorded, context: dict[str, Any]) -> None:  # type: ignore[no-untyp
         from integration_monitor.alerts.hooks import on_database_recorded
     except ModuleNotFoundError:
         return
-    on_database_recorded(recorded, context)
+    try:
+        on_database_recorded(recorded, context)
+    except Exception:  # noqa: BLE001 - alerting must never stop the monitoring
+        log.exception("Alerting failed for %s; the check is recorded", recorded.result.database_code)
 
 
 def rollup_task(context: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +135,10 @@ def rollup_task(context: dict[str, Any]) -> dict[str, Any]:
     except ModuleNotFoundError:
         pass
     else:
-        on_services_evaluated(changes, context)
+        try:
+            on_services_evaluated(changes, context)
+        except Exception:  # noqa: BLE001 - alerting must never stop the monitoring
+            log.exception("Alerting failed for the service rollup %s; the verdicts are recorded", run_id)
     ready = [item["service_number"] for item in changes if item["ready"]]
     not_ready = [item["service_number"] for item in changes if not item["ready"]]
     return {"ready": ready, "not_ready": not_ready}
