@@ -90,6 +90,8 @@ class FakeEndpoint:
         self.ca_pem = b""
         self.requests: list[SeenRequest] = []
         self.issued_tokens: list[str] = []
+        # Responses that the client stopped reading before the server finished sending.
+        self.abandoned_responses = 0
         self._valid_tokens: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -186,7 +188,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self._send(reply)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
-            pass  # The client gave up first, as the timeout and size tests intend.
+            # The client gave up first, as the timeout and size tests intend.
+            self.server.endpoint.abandoned_responses += 1
 
     def _send(self, reply: Reply) -> None:
         if reply.delay:
