@@ -355,3 +355,23 @@ def test_two_rules_blank_independently(stub: StubClient) -> None:
     records = stub.records("dan_cu", limit=TEST_TOTAL).json()["records"]
     assert abs(sum(record["EMAIL"] is None for record in records) - 300) <= 3
     assert abs(sum(record["SO_DIEN_THOAI"] == "" for record in records) - 60) <= 3
+
+
+def test_warm_up_fills_cache(stub_catalog: Catalog, stub_pki: LocalPki) -> None:
+    server = StubServer(stub_catalog, make_settings(total=150, warm_up=True), pki=stub_pki)
+    with BackgroundStubServer(server):
+        expected = 2 * len(stub_catalog.databases)
+        deadline = time.monotonic() + 30
+        while server.runtime.store.cached_blocks < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.runtime.store.cached_blocks == expected
+
+
+def test_small_responses_are_not_delayed(stub: StubClient) -> None:
+    # Without TCP_NODELAY each small response waits about 40 ms for the client's delayed ACK.
+    durations = []
+    for _ in range(21):
+        started = time.perf_counter()
+        assert stub.session.get(f"{stub.base_url}/healthz", timeout=5).status_code == 200
+        durations.append(time.perf_counter() - started)
+    assert sorted(durations)[10] < 0.025

@@ -86,6 +86,10 @@ def _register_serve(commands: argparse._SubParsersAction) -> None:
         "--dev-credentials", action="store_true",
         help="without STUB_CLIENT_SECRET, accept client monitor with secret monitor-dev-secret",
     )  # fmt: skip
+    serve.add_argument(
+        "--no-warm-up", action="store_true",
+        help="build records only on request, not in the background after start-up",
+    )  # fmt: skip
     serve.add_argument("--print-ports", action="store_true", help="print the port map as JSON and exit")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(handler=run_serve)
@@ -176,6 +180,7 @@ def run_serve(args: argparse.Namespace) -> int:
             key_algorithm=KeyAlgorithm(args.key_algorithm),
             pki_dir=args.pki_dir,
             cache_blocks=args.cache_blocks,
+            warm_up=not args.no_warm_up,
         )
     except (MissingCredentialsError, ScenarioError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -18,6 +18,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from faker import Faker
@@ -323,6 +324,7 @@ class RecordGenerator:
         return context.shared[key]
 
 
+@lru_cache(maxsize=4096)
 def _relation(field_code: str) -> str | None:
     words = field_code.split("_")
     for first, second in zip(words, words[1:]):

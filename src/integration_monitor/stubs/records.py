@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -122,6 +123,10 @@ class RecordStore:
         self._building: dict[tuple[str, int, ContentVariant], asyncio.Future[tuple[bytes, ...]]] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stub-records")
 
+    @property
+    def cached_blocks(self) -> int:
+        return len(self._cache)
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -166,6 +171,27 @@ class RecordStore:
         self._cache[key] = future.result()
         while len(self._cache) > self.cache_blocks:
             self._cache.popitem(last=False)
+
+    async def warm_up(
+        self, databases: Sequence[NationalDatabase], variant_of: Callable[[str], ContentVariant]
+    ) -> int:
+        """Build every block that is not cached yet and return how many were built.
+
+        Blocks are built one at a time, so a request that needs another block waits for one
+        block at most. It stops when the cache is full.
+        """
+        built = 0
+        block_count = -(-self.total // BLOCK_SIZE)
+        for database in databases:
+            for block_number in range(block_count):
+                if len(self._cache) >= self.cache_blocks:
+                    return built
+                variant = variant_of(database.code)
+                if (database.code, block_number, variant) in self._cache:
+                    continue
+                await self._block(database, block_number, variant)
+                built += 1
+        return built
 
     def build_block(self, database: NationalDatabase, block_number: int, variant: ContentVariant) -> tuple[bytes, ...]:
         """Generate, transform, sign and encode one block (blocking; runs on the worker thread)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 
@@ -14,7 +15,7 @@ from integration_monitor.stubs.app import StubRuntime, create_app
 from integration_monitor.stubs.auth import TokenStore
 from integration_monitor.stubs.generator import RecordGenerator
 from integration_monitor.stubs.listeners import ListenerSet
-from integration_monitor.stubs.records import RecordStore
+from integration_monitor.stubs.records import ContentVariant, RecordStore
 from integration_monitor.stubs.scenario import HEALTHY, Scenario
 from integration_monitor.stubs.settings import StubSettings
 from integration_monitor.stubs.state import ScenarioState
@@ -69,17 +70,36 @@ class StubServer:
         """Open every port, call ``on_ready``, and serve until :meth:`request_stop`."""
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        warm_up: asyncio.Task[None] | None = None
         try:
             await self.listeners.start(self.runtime.scenarios)
             self._log_start()
             if on_ready is not None:
                 on_ready(self)
+            if self.settings.warm_up:
+                warm_up = asyncio.create_task(self._warm_up(), name="stub-warm-up")
             await self._stop.wait()
         finally:
             logger.info("Stub server stopping")
+            if warm_up is not None:
+                warm_up.cancel()
+                await asyncio.gather(warm_up, return_exceptions=True)
             await self.listeners.stop()
             self.runtime.store.close()
             logger.info("Stub server stopped")
+
+    async def _warm_up(self) -> None:
+        state = self.runtime.scenarios
+        started = time.monotonic()
+        logger.info("Warm-up started: building and signing records in the background")
+        try:
+            built = await self.runtime.store.warm_up(
+                self.catalog.databases, lambda code: ContentVariant.of(state.entry(code), schema_drift=False)
+            )
+        except Exception:
+            logger.exception("Warm-up failed; records are built on request instead")
+            return
+        logger.info("Warm-up finished: %d blocks built in %.1f s", built, time.monotonic() - started)
 
     def request_stop(self) -> None:
         """Ask :meth:`serve` to return; safe to call from any thread."""

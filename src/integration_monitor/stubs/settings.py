@@ -32,6 +32,8 @@ class StubSettings:
     pki_dir: Path | None = None
     cache_blocks: int = DEFAULT_CACHE_BLOCKS
     scenarios_dir: Path | None = None
+    # Build and sign every block in the background after start-up, so later reads are fast.
+    warm_up: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
