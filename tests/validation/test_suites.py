@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 
 from integration_monitor.catalog.loader import load_catalog
 from integration_monitor.thresholds import ThresholdsError, load_thresholds
-from integration_monitor.validation import commands
+from integration_monitor.cli import main
 from integration_monitor.validation.suites import (
     build_suite,
     build_suites,
@@ -37,10 +36,8 @@ def summary(suite: dict) -> list[tuple]:
 
 
 def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="integration-monitor")
-    commands.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    return args.handler(args)
+    """Run ``integration-monitor`` in this process, through the real command registry."""
+    return main(list(argv))
 
 
 def test_checked_fields_are_union_of_services(small_catalog):
