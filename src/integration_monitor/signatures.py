@@ -150,8 +150,8 @@ def build_claim_document(
 
     Fields are grouped into one ``FILEHOSO`` per table (``XML1``, ``XML7`` ...), as in the
     health insurance exchange files. ``groups`` maps a field code to its table, and fields
-    missing from it go to ``XML1``. The document ends with an empty ``CHUKYDONVI`` that holds the
-    signature placeholder.
+    missing from it go to ``XML1``. The document ends with an empty ``CHUKYDONVI`` that
+    contains the signature placeholder.
     """
     root = etree.Element(CLAIM_ROOT)
     if facility_code is not None:
@@ -572,7 +572,7 @@ class LocalPki:
             certificate = x509.load_pem_x509_certificate(certificate_path.read_bytes())
             key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
             if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
-                raise ValueError(f"{key_path} holds a {type(key).__name__}, expected an EC or RSA key")
+                raise ValueError(f"{key_path} contains a {type(key).__name__}, expected an EC or RSA key")
             identities[name.replace("-", "_")] = SigningIdentity(key, certificate)
         return cls(**identities)
 
@@ -580,7 +580,7 @@ class LocalPki:
 def load_or_create_pki(
     directory: Path | None, key_algorithm: KeyAlgorithm = KeyAlgorithm.ECDSA_P256
 ) -> tuple[LocalPki, str]:
-    """Load the test PKI from ``directory`` if it holds one, else generate it (and save it there).
+    """Load the test PKI from ``directory`` if it contains ``ca.pem``, else generate it and save it there.
 
     Returns the PKI and how it was obtained: ``"loaded"``, ``"generated"`` or ``"generated and saved"``.
     """

@@ -68,7 +68,7 @@ def _register_serve(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--catalog", type=Path, default=None, help="catalog folder (default: include/appendix_data)")
     serve.add_argument(
         "--pki-dir", type=Path, default=None,
-        help="folder of the test PKI: loaded if it holds one, else generated and written there",
+        help="folder of the test PKI: loaded if it contains ca.pem, else generated and written there",
     )  # fmt: skip
     serve.add_argument(
         "--key-algorithm", choices=[algorithm.value for algorithm in KeyAlgorithm], default=KeyAlgorithm.ECDSA_P256.value,

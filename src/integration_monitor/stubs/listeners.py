@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.types import ASGIApp
 
-from integration_monitor.stubs.scenario import Fault
+from integration_monitor.stubs.scenario import DatabaseScenario, Fault
 from integration_monitor.stubs.state import ScenarioState
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class PortListener:
         for asyncio_server in server.servers:
             asyncio_server.close()
         # Idle keep-alive connections close now too, so that no pooled connection still reaches
-        # a refused database; a connection that is sending a response closes after it.
+        # a refused database. A connection that is sending a response closes after it.
         for connection in list(server.server_state.connections):
             connection.shutdown()
         server.should_exit = True
@@ -111,8 +111,8 @@ class PortListener:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the proto
-    # says TCP, and without it every small response waits about 40 ms for a delayed ACK.
+    # IPPROTO_TCP explicitly, because asyncio sets TCP_NODELAY on accepted sockets only when
+    # their proto is TCP. Without it every small response waited about 40 ms for a delayed ACK.
     listening_socket = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listening_socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -139,6 +139,7 @@ class ListenerSet:
         }
         self._flappers: dict[str, asyncio.Task[None]] = {}
         self._served: dict[str, asyncio.Event] = {}
+        self._applied: dict[str, DatabaseScenario] = {}
 
     async def start(self, state: ScenarioState) -> None:
         await self.main.open()
@@ -148,6 +149,9 @@ class ListenerSet:
         """Open or close each database's port for the scenario in force."""
         for code, listener in self.databases.items():
             entry = state.entry(code)
+            if self._applied.get(code) == entry:
+                continue
+            self._applied[code] = entry
             flapper = self._flappers.pop(code, None)
             if flapper is not None:
                 flapper.cancel()
@@ -156,6 +160,8 @@ class ListenerSet:
             if entry.fault != Fault.REFUSED:
                 await listener.open()
             elif entry.flapping:
+                # Closed before the admin request returns, like a plain refused port.
+                await listener.close()
                 self._served[code] = asyncio.Event()
                 self._flappers[code] = asyncio.create_task(self._flap(code), name=f"stub-flapper-{code}")
             else:
@@ -165,11 +171,11 @@ class ListenerSet:
         listener = self.databases[code]
         served = self._served[code]
         while True:
-            await listener.close()
             await asyncio.sleep(REFUSED_FLAP_SECONDS)
             served.clear()
             await listener.open()
             await served.wait()
+            await listener.close()
 
     def note_served(self, code: str) -> None:
         """Record that a flapping, refused database's port has served its one request."""

@@ -65,7 +65,7 @@ _BROKEN_PEM = "-----BEGIN CERTIFICATE-----\nMIIBroken\n-----END CERTIFICATE-----
 def is_selected(index: int, share: float, salt: str) -> bool:
     """Return whether record ``index`` belongs to the ``share`` picked for ``salt``.
 
-    The picks follow a golden-ratio sequence, so any run of n consecutive records holds
+    The picks follow a golden-ratio sequence, so any run of n consecutive records contains
     ``share * n`` picks give or take a few, and every run of the server picks the same ones.
     """
     if share <= 0.0:
@@ -166,7 +166,8 @@ class RecordStore:
             return
         error = future.exception()
         if error is not None:
-            logger.error("Building block %d of %s failed: %r", key[1], key[0], error)
+            # Only the exception type: a message could quote a record value.
+            logger.error("Building block %d of %s failed with %s", key[1], key[0], type(error).__name__)
             return
         self._cache[key] = future.result()
         while len(self._cache) > self.cache_blocks:
