@@ -39,7 +39,6 @@ REFRESH_MAX_ROWS = 200_000
 class DashboardState:
     catalog: Catalog
     factory: sessionmaker[Session]
-    store_url: str | None
     throttle: RefreshThrottle
 
 
@@ -73,7 +72,6 @@ def create_app(store_url: str | None = None, catalog: Catalog | None = None) -> 
     app.state.dashboard = DashboardState(
         catalog=catalog or load_catalog_cached(),
         factory=session_factory(store_url),
-        store_url=store_url,
         throttle=RefreshThrottle(REFRESH_INTERVAL_SECONDS, REFRESH_MAX_ROWS),
     )
     app.include_router(pages.router)

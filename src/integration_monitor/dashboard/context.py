@@ -22,7 +22,6 @@ _NAME_PREFIXES_EN = ("National ", "Database of ")
 class ViewContext:
     catalog: Catalog
     factory: sessionmaker[Session]
-    store_url: str | None
     language: str
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 

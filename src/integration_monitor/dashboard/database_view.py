@@ -19,7 +19,8 @@ from integration_monitor.dashboard.schemas import (
     Window,
     WindowFigures,
 )
-from integration_monitor.store.repository import SCOPE_DATABASE, latest_checks
+from integration_monitor.dashboard.latest import latest_checks
+from integration_monitor.store.repository import SCOPE_DATABASE
 
 
 def database_hours(session: Session, code: str, start: dt.datetime, end: dt.datetime) -> list[DatabaseHourly]:

@@ -73,9 +73,9 @@ class HistoryOptions:
     end: dt.datetime
     interval: dt.timedelta = dt.timedelta(minutes=5)
     seed: int = 2025
-    # Field rows are written only for checks at most this long before ``end`` (None: all).
-    # A year of field rows for every check is tens of millions of rows.
-    field_window: dt.timedelta | None = None
+    # Field and service-access rows are written only for checks at most this long before
+    # ``end`` (None: all). A year of them for every check is tens of millions of rows.
+    detail_window: dt.timedelta | None = None
     services: bool = True
     incidents: bool = True
 
@@ -129,18 +129,18 @@ def generate_history(session: Session, catalog: Catalog, options: HistoryOptions
     check_id = (session.scalar(select(func.max(DatabaseCheck.id))) or 0) + 1
     tracker = _IncidentTracker()
     verdict_cache: dict[tuple[Any, ...], list[Any]] = {}
-    field_cutoff = options.end - options.field_window if options.field_window is not None else None
+    detail_cutoff = options.end - options.detail_window if options.detail_window is not None else None
 
     for moment in time_steps(options):
         run_id = f"scheduled__{moment.isoformat()}"
-        keep_fields = field_cutoff is None or moment >= field_cutoff
+        keep_details = detail_cutoff is None or moment >= detail_cutoff
         states: dict[str, SimpleNamespace] = {}
         for walk in walks:
             check = _next_check(walk, rng, moment)
             writer.add(DatabaseCheck, {**check["row"], "id": check_id, "run_id": run_id})
-            if keep_fields:
+            if keep_details:
                 writer.add_many(FieldCheck, [{**row, "check_id": check_id} for row in check["fields"]])
-            writer.add_many(ServiceAccess, [{**row, "check_id": check_id} for row in check["access"]])
+                writer.add_many(ServiceAccess, [{**row, "check_id": check_id} for row in check["access"]])
             states[walk.database.code] = _state_view(check)
             if options.incidents:
                 tracker.observe("database", walk.database.code, check["status"] == DatabaseStatus.OK.value,

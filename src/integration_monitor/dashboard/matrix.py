@@ -6,7 +6,8 @@ from integration_monitor.catalog.models import Service
 from integration_monitor.dashboard.context import ViewContext
 from integration_monitor.dashboard.incidents import open_incident_starts
 from integration_monitor.dashboard.schemas import CellStatus, Matrix, MatrixCell, MatrixDatabase, MatrixService
-from integration_monitor.report import CELL_MARKS, StatusSnapshot, _cell_mark, describe_reason, load_snapshot
+from integration_monitor.dashboard.latest import load_latest_snapshot
+from integration_monitor.report import CELL_MARKS, StatusSnapshot, _cell_mark, describe_reason
 from integration_monitor.store.repository import SCOPE_DATABASE, SCOPE_SERVICE
 
 # The report's marks, read back as statuses, so the page and the CLI matrix never disagree.
@@ -35,8 +36,8 @@ def cell_label(ctx: ViewContext, status: CellStatus) -> str:
 
 
 def build_matrix(ctx: ViewContext) -> Matrix:
-    snapshot = load_snapshot(ctx.catalog, ctx.store_url)
     with ctx.factory() as session:
+        snapshot, _checks = load_latest_snapshot(ctx.catalog, session)
         since = open_incident_starts(session)
 
     databases = []

@@ -49,7 +49,6 @@ def view_context(request: Request, language: str | None = None) -> ViewContext:
     return ViewContext(
         catalog=state.catalog,
         factory=state.factory,
-        store_url=state.store_url,
         language=language or request_language(request),
         now=dt.datetime.now(dt.UTC),
     )

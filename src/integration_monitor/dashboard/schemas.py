@@ -144,6 +144,7 @@ class EvidenceItem(BaseModel):
     checked_at: dt.datetime | None
     completeness_mean: float | None = Field(description="Mean completeness of the fields the service requires")
     completeness_min: float | None
+    fields_checked: int | None
     fields_below_threshold: int | None
     signature_present_ratio: float | None
     signature_valid_ratio: float | None

@@ -22,9 +22,10 @@ from integration_monitor.dashboard.schemas import (
     TimelineSegment,
     Window,
 )
-from integration_monitor.report import StatusSnapshot, describe_reason, load_snapshot
+from integration_monitor.dashboard.latest import load_latest_snapshot
+from integration_monitor.report import StatusSnapshot, describe_reason
 from integration_monitor.store.models import DatabaseCheck, ServiceStatusRow
-from integration_monitor.store.repository import SCOPE_SERVICE, latest_checks
+from integration_monitor.store.repository import SCOPE_SERVICE
 
 # A verdict stands for at most this long; a longer silence shows as "no result".
 VERDICT_VALIDITY = dt.timedelta(hours=1)
@@ -35,13 +36,12 @@ def service_detail(ctx: ViewContext, number: int) -> ServiceDetail:
     from integration_monitor.dashboard.tasks_view import service_tasks
 
     service = ctx.catalog.service(number)
-    snapshot = load_snapshot(ctx.catalog, ctx.store_url)
-    verdict = snapshot.services[number]
     with ctx.factory() as session:
-        checks = latest_checks(session, service.database_codes())
+        snapshot, checks = load_latest_snapshot(ctx.catalog, session)
         since = open_incident_starts(session).get((SCOPE_SERVICE, str(number)))
         timelines = [service_timeline(session, number, window, ctx.now) for window in Window]
         current, past = subject_incidents(ctx, session, SCOPE_SERVICE, str(number))
+    verdict = snapshot.services[number]
 
     return ServiceDetail(
         number=number,

@@ -14,15 +14,14 @@ from integration_monitor.dashboard.context import ViewContext
 from integration_monitor.dashboard.formatting import format_date, format_ratio
 from integration_monitor.dashboard.matrix import cell_status
 from integration_monitor.dashboard.schemas import CellStatus, EvidenceItem, ResponsibleBody, TaskEvidence
-from integration_monitor.report import StatusSnapshot, load_snapshot
+from integration_monitor.dashboard.latest import load_latest_snapshot
+from integration_monitor.report import StatusSnapshot
 from integration_monitor.store.models import DatabaseCheck
-from integration_monitor.store.repository import latest_checks
 
 
 def all_tasks(ctx: ViewContext) -> list[TaskEvidence]:
-    snapshot = load_snapshot(ctx.catalog, ctx.store_url)
     with ctx.factory() as session:
-        checks = latest_checks(session)
+        snapshot, checks = load_latest_snapshot(ctx.catalog, session)
     return [task for service in ctx.catalog.services for task in service_tasks(ctx, service, snapshot, checks)]
 
 
@@ -77,6 +76,7 @@ def _evidence(
         checked_at=check.checked_at if check is not None else None,
         completeness_mean=sum(values) / len(values) if values else None,
         completeness_min=min(values) if values else None,
+        fields_checked=len(rows) if rows else None,
         fields_below_threshold=sum(1 for row in rows if not row.passed) if rows else None,
         signature_present_ratio=check.signature_present_ratio if check is not None else None,
         signature_valid_ratio=check.signature_valid_ratio if check is not None else None,
@@ -100,29 +100,37 @@ def task_summary(ctx: ViewContext, task: TaskEvidence) -> str:
     weakest = _weakest(task.evidence)
     if weakest is None:
         return deadline + "."
-    database = weakest.database_name
-    service = task.service_number
     if weakest.status in (CellStatus.BROKEN, CellStatus.NO_DATA, CellStatus.NOT_CHECKED):
         state = {
             CellStatus.BROKEN: _("connection broken"),
             CellStatus.NO_DATA: _("returns no data"),
             CellStatus.NOT_CHECKED: _("not checked yet"),
         }[weakest.status]
-        return _("{deadline}; {database} for service {service}: {state}.", deadline=deadline, database=database,
-                 service=service, state=state)
+        return _("{deadline}; {database} for service {service}: {state}.", deadline=deadline,
+                 database=weakest.database_name, service=task.service_number, state=state)
 
-    ratio = format_ratio(weakest.completeness_mean, ctx.language, digits=0)
-    still = task.deadline_passed and (weakest.fields_below_threshold or 0) > 0
-    if still:
-        sentence = _("{deadline}; the completeness of {database} data for service {service} is still {ratio}",
-                     deadline=deadline, database=database, service=service, ratio=ratio)
+    values = {"deadline": deadline, "database": _data_name(ctx, weakest), "service": task.service_number,
+              "ratio": format_ratio(weakest.completeness_mean, ctx.language, 0)}
+    failing = weakest.fields_below_threshold or 0
+    if task.deadline_passed and failing:
+        sentence = _("{deadline}; the completeness of {database} data for service {service} is still {ratio}", **values)
     else:
-        sentence = _("{deadline}; the completeness of {database} data for service {service} is {ratio}",
-                     deadline=deadline, database=database, service=service, ratio=ratio)
+        sentence = _("{deadline}; the completeness of {database} data for service {service} is {ratio}", **values)
+    if failing:
+        sentence += _(" ({failing} of {total} fields below the threshold, lowest {lowest})", failing=failing,
+                      total=weakest.fields_checked, lowest=format_ratio(weakest.completeness_min, ctx.language, 0))
     signatures = weakest.signature_present_ratio
     if signatures is not None and signatures < (weakest.signature_present_threshold or 0.0):
-        sentence += _(", signed records {ratio}", ratio=format_ratio(weakest.signature_present_ratio, ctx.language))
+        sentence += _(", signed records {ratio}", ratio=format_ratio(signatures, ctx.language))
     return sentence + "."
+
+
+def _data_name(ctx: ViewContext, item: EvidenceItem) -> str:
+    """Return the database's short name as a common noun: "khám chữa bệnh", "identity card"."""
+    name = ctx.short_database_name(ctx.catalog.database(item.database_code))
+    if len(name) > 1 and name[1].islower():
+        name = name[0].lower() + name[1:]
+    return name
 
 
 def _weakest(evidence: list[EvidenceItem]) -> EvidenceItem | None:
