@@ -33,18 +33,19 @@ FEMALE = 2
 EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
 
 # Field-code words that point at a person other than the record's subject.
+# Any other NGUOI_<word> (người ...: signer, recipient, guardian ...) is a person of its own.
 _PAIR_RELATIONS = {"VO_CHONG": "spouse", "CHU_HO": "head", "DAI_DIEN": "representative", "BAC_SI": "official"}
 _WORD_RELATIONS = {
     "CHA": "father",
     "BO": "father",
     "ME": "mother",
-    "VO": "spouse",
-    "CHONG": "spouse",
+    "VO": "wife",
+    "CHONG": "husband",
     "CON": "child",
     "NDD": "representative",
+    "NYC": "applicant",
     "BS": "official",
     "CANBO": "official",
-    "NGUOIKY": "official",
 }
 _END_WORDS = {"DEN", "RA", "HET", "HETHAN", "KT", "KETTHUC"}
 _ISSUE_WORDS = {"CAP", "CAPMOI", "DANGKY", "DK"}
@@ -86,7 +87,7 @@ class RecordGenerator:
         self._makers: dict[FieldFormat, Callable[[_RecordContext, FieldSpec], Any]] = {
             FieldFormat.PERSONAL_ID: lambda ctx, spec: self._person(ctx, spec).personal_id,
             FieldFormat.CMND_9: lambda ctx, spec: self._person(ctx, spec).legacy_id,
-            FieldFormat.PERSON_NAME: lambda ctx, spec: self._person(ctx, spec).name,
+            FieldFormat.PERSON_NAME: self._name,
             FieldFormat.SEX: lambda ctx, spec: self._person(ctx, spec).sex,
             FieldFormat.ISO_DATE: self._date,
             FieldFormat.ISO_DATETIME: self._datetime,
@@ -114,7 +115,7 @@ class RecordGenerator:
             FieldFormat.MONEY_VND: lambda ctx, spec: values.money_vnd(ctx.rng),
             FieldFormat.QUANTITY: lambda ctx, spec: ctx.rng.randint(0, 30),
             FieldFormat.CODE: self._code,
-            FieldFormat.TEXT: lambda ctx, spec: ctx.faker.sentence(nb_words=6),
+            FieldFormat.TEXT: self._text,
             FieldFormat.EVN_CUSTOMER_CODE: self._evn_customer_code,
             FieldFormat.LAND_PARCEL: lambda ctx, spec: f"{ctx.rng.randint(1, 120)}/{ctx.rng.randint(1, 2500)}",
             FieldFormat.YEAR_MONTH: lambda ctx, spec: self._event_date(ctx, spec).strftime("%Y-%m"),
@@ -179,6 +180,20 @@ class RecordGenerator:
             given = faker.first_name_female()
         return f"{family} {middle} {given}"
 
+    def _name(self, context: _RecordContext, spec: FieldSpec) -> str:
+        # Split name fields: HO (family name), CHU_DEM (middle name), TEN (given name).
+        name = self._person(context, spec).name
+        family, _, rest = name.partition(" ")
+        middle, _, given = rest.rpartition(" ")
+        part = _name_part(spec.code)
+        if part == "family":
+            return family
+        if part == "middle":
+            return middle
+        if part == "given":
+            return given
+        return name
+
     def _person(self, context: _RecordContext, spec: FieldSpec) -> Person:
         relation = _relation(spec.code)
         if relation is None:
@@ -194,9 +209,12 @@ class RecordGenerator:
             sex = MALE if relation == "father" else FEMALE
             # Personal IDs encode births from 1900 on, so the oldest parents are born in 1900.
             birth = max(_shift_years(subject.birth_date, -rng.randint(20, 38), rng), EARLIEST_BIRTH_DATE)
-        elif relation == "spouse":
-            sex = FEMALE if subject.sex == MALE else MALE
-            birth = _shift_years(subject.birth_date, rng.randint(-6, 6), rng)
+        elif relation in ("spouse", "wife", "husband"):
+            if relation == "spouse":
+                sex = FEMALE if subject.sex == MALE else MALE
+            else:
+                sex = FEMALE if relation == "wife" else MALE
+            birth = max(_shift_years(subject.birth_date, rng.randint(-6, 6), rng), EARLIEST_BIRTH_DATE)
         elif relation == "child":
             sex = rng.choice((MALE, FEMALE))
             birth = min(_shift_years(subject.birth_date, rng.randint(20, 38), rng), values.REFERENCE_DATE)
@@ -208,7 +226,7 @@ class RecordGenerator:
     # --- dates ----------------------------------------------------------------------------
 
     def _event_date(self, context: _RecordContext, spec: FieldSpec) -> dt.date:
-        words = set(spec.code.split("_"))
+        words = _words(spec.code)
         if words & _END_WORDS:
             return context.event_date + dt.timedelta(days=context.rng.randint(1, 60))
         if words & _ISSUE_WORDS:
@@ -216,7 +234,7 @@ class RecordGenerator:
         return context.event_date - dt.timedelta(days=context.rng.randint(0, 7))
 
     def _date(self, context: _RecordContext, spec: FieldSpec) -> str:
-        if "SINH" in spec.code.split("_"):
+        if "SINH" in _words(spec.code):
             return self._person(context, spec).birth_date.isoformat()
         return self._event_date(context, spec).isoformat()
 
@@ -226,6 +244,12 @@ class RecordGenerator:
         return moment.isoformat() + "+07:00"
 
     # --- codes ----------------------------------------------------------------------------
+
+    def _text(self, context: _RecordContext, spec: FieldSpec) -> str:
+        # A TEXT field named TEN_... is a name of an organisation; other free text is a sentence.
+        if "TEN" in _words(spec.code):
+            return context.faker.company()
+        return context.faker.sentence(nb_words=6)
 
     def _ethnicity(self, context: _RecordContext, spec: FieldSpec) -> str:
         # About 85 % of the population is Kinh (code 01).
@@ -245,7 +269,7 @@ class RecordGenerator:
         return values.MARITAL_STATUSES[index]
 
     def _province_code(self, context: _RecordContext, spec: FieldSpec) -> str:
-        if "SINH" in spec.code.split("_"):
+        if "SINH" in _words(spec.code):
             province = Province.from_code(self._person(context, spec).birth_province)
         elif context.current_province is None or context.rng.random() < 0.7:
             province = context.residence
@@ -325,12 +349,33 @@ class RecordGenerator:
 
 
 @lru_cache(maxsize=4096)
+def _words(field_code: str) -> frozenset[str]:
+    return frozenset(field_code.split("_"))
+
+
+@lru_cache(maxsize=4096)
+def _name_part(field_code: str) -> str | None:
+    words = field_code.split("_")
+    before = words[-2] if len(words) > 1 else None
+    if words[-1] == "DEM":
+        return "middle"
+    if words[-1] == "HO" and before != "CHU":
+        return "family"
+    if words[-1] == "TEN" and before not in ("HO", "VA"):
+        return "given"
+    return None
+
+
+@lru_cache(maxsize=4096)
 def _relation(field_code: str) -> str | None:
     words = field_code.split("_")
     for first, second in zip(words, words[1:]):
         relation = _PAIR_RELATIONS.get(f"{first}_{second}")
         if relation is not None:
             return relation
+    for first, second in zip(words, words[1:]):
+        if first == "NGUOI":
+            return f"NGUOI_{second}"
     for word in words:
         relation = _WORD_RELATIONS.get(word)
         if relation is not None:
