@@ -45,7 +45,7 @@ def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
     url = f"sqlite:///{tmp_path / 'status.db'}"
     monkeypatch.setenv("INTEGRATION_MONITOR_STORE_URL", url)
-    # get_engine() caches its engine under the argument None, whatever the environment says.
+    # get_engine() caches the engine for the argument None, so a new store URL in the environment needs a clear.
     get_engine.cache_clear()
     upgrade(url)
     yield url

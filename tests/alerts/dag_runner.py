@@ -1,10 +1,11 @@
 """Run monitoring DAGs through ``dag.test()`` on request, in one long-lived process.
 
 Reads one JSON command per line on stdin: ``{"dag_id": "monitor_dat_dai", "env": {...}}``.
-It applies ``env`` to the process environment (an empty value removes the variable), parses
-the DAG folder again, so settings read at parse time (retries) follow the environment, runs
-the DAG and then the service rollup, and prints one line ``RESULT {"states": {dag id: state}}``,
-or ``RESULT {"error": ...}``. Airflow's own logs go to the same output, hence the prefix.
+For each command it applies ``env`` to the process environment, where an empty value removes
+the variable. It parses the DAG folder again, so that settings read at parse time (retries)
+follow the environment. Then it runs the DAG and the service rollup and prints one line,
+``RESULT {"states": {dag id: state}}`` or ``RESULT {"error": ...}``. Airflow's own logs go to
+the same output, hence the prefix.
 
 Keeping one process saves Airflow's import and first ``dag.test()`` start-up for every run.
 The environment must already point Airflow at a prepared home (see ``local.sweep``).

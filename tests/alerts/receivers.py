@@ -70,7 +70,7 @@ class SmtpReceiver:
 
 
 class WebhookReceiver:
-    """Accepts POSTed JSON on any path and answers 200."""
+    """Accepts POSTed JSON on any path and responds with 200."""
 
     def __init__(self, inbox: Inbox, port: int = 0) -> None:
         self.inbox = inbox

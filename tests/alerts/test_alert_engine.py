@@ -168,7 +168,9 @@ def test_maintenance_window_suppresses_and_records(store_url, configure_alerting
 
     # The window ends while the database is still broken: the next check alerts.
     after = record("dat_dai", "BROKEN", T0 + 3 * POLL, "run-3")
-    assert after is not None and after.kind == "opened" and after.outcome == "sent"
+    assert after is not None
+    assert after.kind == "opened"
+    assert after.outcome == "sent"
     assert "Số lần kiểm tra lỗi liên tiếp: 4" in webhook_receiver.inbox.snapshot()[0]["payload"]["message"]
 
 
@@ -331,7 +333,7 @@ def test_invalid_alerting_file_keeps_monitoring(store_url, tmp_path, monkeypatch
     broken = tmp_path / "alerting.yaml"
     broken.write_text("failure_threshold: zero\n", encoding="utf-8")
     monkeypatch.setenv("INTEGRATION_MONITOR_ALERTING", str(broken))
-    # Airflow replaces the root logger's handlers, so pytest's caplog sees nothing: listen on the module's logger.
+    # Airflow replaces the root logger's handlers, so pytest's caplog receives nothing. Listen on the module's logger.
     collector = _Collector()
     logging.getLogger("integration_monitor.alerts.hooks").addHandler(collector)
     try:

@@ -66,7 +66,7 @@ def _describe_apprise_failure(result: Any, conn_id: str, tag: Any) -> str:
     if status == "NOMATCH":
         return f"no URL of connection {conn_id} has the tag {tag!r}"
     failed = [item for item in result if getattr(getattr(item, "status", None), "name", "") != "SUCCESS"]
-    # NotifyResult.url is Apprise's privacy form of the URL, without passwords or tokens.
+    # NotifyResult.url is Apprise's privacy form of the URL, without passwords or tokens (apprise 2.3.0).
     targets = ", ".join(f"{item.name} {item.url}" for item in failed) or "no service"
     warnings = [entry.message for entry in result.logs() if entry.level in ("WARNING", "ERROR")]
     detail = f": {warnings[-1]}" if warnings else ""
@@ -100,7 +100,11 @@ def build_notifier(channel: ChannelConfig, message: AlertMessage) -> Any:
 
 
 def deliver(channel: ChannelConfig, message: AlertMessage, context: dict[str, Any]) -> DeliveryResult:
-    """Send ``message`` through ``channel`` and return the outcome; never raises."""
+    """Send ``message`` through ``channel`` and return the outcome.
+
+    Any ``Exception`` from the notifier becomes a ``failed`` result, so one channel's failure
+    never stops the others.
+    """
     started = time.monotonic()
     try:
         build_notifier(channel, message).notify(context)

@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def parse_time(text: str) -> dt.datetime:
-    """Parse ISO 8601; a time without an offset is Vietnam time (UTC+7)."""
+    """Parse an ISO 8601 time. A time without an offset is Vietnam time (UTC+7)."""
     from integration_monitor.alerts.messages import VIETNAM_TIME
 
     value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -80,7 +80,7 @@ def parse_time(text: str) -> dt.datetime:
 
 
 def parse_duration(text: str) -> dt.timedelta:
-    """Parse ``90m``, ``2h``, ``1d12h``; raise ValueError on anything else or on zero."""
+    """Parse a duration such as ``90m``, ``2h`` or ``1d12h``. Raise ValueError on other text or on zero."""
     match = _DURATION.match(text.strip().lower())
     if not match or not any(match.groups()):
         raise ValueError(f"invalid duration {text!r}, expected for example 90m, 2h or 1d12h")
@@ -169,7 +169,7 @@ def run_window_end(args: argparse.Namespace) -> int:
 
 
 def _window_state(window: Any, now: dt.datetime) -> str:
-    if window.effective_end <= now:
+    if window.effective_end <= max(now, window.starts_at):
         return "ended" if window.ended_at is not None else "expired"
     return "active" if window.starts_at <= now else "scheduled"
 

@@ -76,7 +76,7 @@ class ChannelConfig(_Strict):
 
 
 class AlertingConfig(_Strict):
-    # Consecutive non-OK checks before an incident's first alert (flap control); 1 alerts at once.
+    # Consecutive non-OK checks before an incident's first alert (flap control). With 1 it alerts at once.
     failure_threshold: int = Field(default=1, ge=1, le=100)
     # Minutes between reminders while an incident stays open; 0 turns reminders off.
     reminder_interval_minutes: float = Field(default=240.0, ge=0)
@@ -120,7 +120,7 @@ def alerting_path() -> Path:
 
 def load_alerting_config(path: Path | str | None = None, known_owners: set[str] | None = None,
                          known_databases: set[str] | None = None) -> AlertingConfig:
-    """Read and validate the alerting file; a missing file means no channels.
+    """Read and validate the alerting file. A missing file means no channels.
 
     Raises ``CatalogError`` naming the file and the bad key. With ``known_owners`` and
     ``known_databases`` given, channel filters must name codes that exist in the catalog.

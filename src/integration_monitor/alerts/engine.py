@@ -1,8 +1,9 @@
 """The alert engine: decide, record and deliver alerts about incidents.
 
 For each new result the engine reads the incident, its checks and its earlier alerts from
-the status store, asks :mod:`integration_monitor.alerts.policy` which alert is due, records
-the alert, sends it through every matching channel and records each delivery. The alert row
+the status store, and :func:`integration_monitor.alerts.policy.decide` picks the alert that is
+due. The engine records that alert, sends it through every matching channel and records each
+delivery. The alert row
 is committed before any channel is called, so a task retried after a crash does not send
 the same opening alert twice.
 """
@@ -54,7 +55,7 @@ Clock = Callable[[], dt.datetime]
 
 @dataclass(frozen=True)
 class AlertRecord:
-    """What the engine did for one incident: the stored alert and its deliveries."""
+    """The alert stored about one incident, with the result of each delivery."""
 
     alert_id: int
     kind: AlertKind

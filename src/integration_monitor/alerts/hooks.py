@@ -2,8 +2,8 @@
 
 The record task calls :func:`on_database_recorded` once per DAG run, after the fetch task's
 final try (its trigger rule is ``all_done``), so a fetch that will be retried never alerts.
-Alerting errors are logged and never fail the calling task: monitoring goes on when a
-channel or the alerting file is broken.
+An exception raised while alerting is logged and does not fail the calling task, so
+monitoring goes on when a channel or the alerting file is broken.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def build_engine(store_url: str | None = None) -> AlertEngine:
 
 
 def on_database_recorded(recorded: RecordedCheck, context: Mapping[str, Any]) -> AlertRecord | None:
-    """Alert on a database's incident after its check is stored; return what was recorded."""
+    """Alert on a database's incident after its check is stored. Return what was recorded."""
     result = recorded.result
     if recorded.incident_transition not in ALERTING_TRANSITIONS or recorded.incident_id is None:
         return None
@@ -52,7 +52,7 @@ def on_database_recorded(recorded: RecordedCheck, context: Mapping[str, Any]) ->
 
 
 def on_services_evaluated(changes: Iterable[Mapping[str, Any]], context: Mapping[str, Any]) -> list[AlertRecord]:
-    """Alert on service incidents that no database incident covers; return what was recorded."""
+    """Alert on service incidents that no database incident covers. Return what was recorded."""
     run_id = str(context.get("run_id"))
     try:
         return build_engine().handle_service_changes(list(changes), run_id, context)

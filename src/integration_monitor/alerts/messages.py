@@ -1,6 +1,6 @@
 """Alert texts for operators, in Vietnamese by default and in English.
 
-A message says what broke, where (database and owning ministry), since when, the failure
+A message states what broke, where (database and owning ministry), since when, the failure
 kind in words, the affected public services and the dashboard link. It is built only from
 statuses, failure kinds, counts, ratios, field codes and catalog names, never from record
 values.
@@ -18,7 +18,7 @@ from integration_monitor.alerts.models import AlertKind
 from integration_monitor.i18n import Translate, resolve_language, translator
 from integration_monitor.service_codes import service_code
 
-# Vietnam has kept UTC+7 without daylight saving time since 1975.
+# Vietnam has kept UTC+7 without daylight saving time since June 1975 (tz database, Asia/Ho_Chi_Minh).
 VIETNAM_TIME = dt.timezone(dt.timedelta(hours=7), "UTC+7")
 MAX_LISTED_FIELDS = 10
 
@@ -75,7 +75,7 @@ class ServiceBlock:
 
 @dataclass(frozen=True)
 class AlertEvent:
-    """Everything an alert message says about one incident."""
+    """Facts about one incident from which alert messages are built."""
 
     kind: AlertKind
     scope: str

@@ -17,7 +17,7 @@ from integration_monitor.store.models import Base, UtcDateTime
 class AlertKind(StrEnum):
     OPENED = "opened"  # first notice of an incident, once it has lasted the failure threshold
     REMINDER = "reminder"  # the incident is still open after the reminder interval
-    RECOVERED = "recovered"  # the incident closed; carries the outage duration
+    RECOVERED = "recovered"  # the incident closed, with the outage duration
 
 
 class AlertOutcome(StrEnum):

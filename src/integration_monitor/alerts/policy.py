@@ -1,4 +1,4 @@
-"""Which alert, if any, an incident's newest result calls for.
+"""The alert policy: rules that pick the alert, if any, that an incident's newest result calls for.
 
 The rules, for one incident:
 - an opening alert once the incident has lasted ``failure_threshold`` consecutive non-OK

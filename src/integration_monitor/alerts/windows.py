@@ -81,14 +81,15 @@ def end_window(session: Session, window_id: int, *, kind: WindowKind, ended_by: 
 
 
 def list_windows(session: Session, *, kind: WindowKind | None, now: dt.datetime, include_past: bool) -> list[MaintenanceWindow]:
-    """Return windows by start time; without ``include_past`` only current and future ones."""
+    """Return windows by start time. Without ``include_past``, only current and future ones."""
     query = select(MaintenanceWindow).order_by(MaintenanceWindow.starts_at, MaintenanceWindow.id)
     if kind is not None:
         query = query.where(MaintenanceWindow.kind == kind.value)
     windows = list(session.scalars(query))
     if include_past:
         return windows
-    return [window for window in windows if window.effective_end > now]
+    # A window ended before it began has no time left in which it could suppress anything.
+    return [window for window in windows if window.effective_end > max(now, window.starts_at)]
 
 
 def active_windows(session: Session, database_codes: Iterable[str], at: dt.datetime) -> dict[str, MaintenanceWindow]:
