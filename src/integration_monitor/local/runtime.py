@@ -19,7 +19,7 @@ from integration_monitor.catalog.models import Catalog
 
 @dataclass(frozen=True)
 class LocalPaths:
-    """Where a local installation keeps its state: ``var`` defaults to ``<project>/var``."""
+    """State folders of a local installation; ``var`` defaults to ``<project>/var``."""
 
     root: Path
     var_dir: Path | None = None
@@ -83,7 +83,7 @@ def _fernet_key() -> str:
 
 
 def airflow_environment(paths: LocalPaths, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Return the environment of a local Airflow on SQLite that sees the project's DAGs and plugins."""
+    """Return the environment of a local Airflow on SQLite that loads the project's DAGs and plugins."""
     env = dict(os.environ)
     env.update(local_secrets(paths))
     env.update({
@@ -116,7 +116,7 @@ def stub_ports(catalog: Catalog, base_port: int) -> dict[str, int]:
 def start_stub_server(
     base_port: int, scenario: str, env: dict[str, str], log_path: Path, timeout: float = 60.0
 ) -> subprocess.Popen[bytes]:
-    """Start ``integration-monitor stubs serve`` in the background and wait until it answers."""
+    """Start ``integration-monitor stubs serve`` in the background and wait until ``/healthz`` responds."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "integration_monitor.cli", "stubs", "serve",
                "--host", "127.0.0.1", "--port", str(base_port), "--scenario", scenario]
@@ -133,7 +133,7 @@ def start_stub_server(
             pass
         time.sleep(0.3)
     process.terminate()
-    raise RuntimeError(f"the stub server did not answer on port {base_port} within {timeout:.0f} s; see {log_path}")
+    raise RuntimeError(f"the stub server did not respond on port {base_port} within {timeout:.0f} s; see {log_path}")
 
 
 def stop(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
