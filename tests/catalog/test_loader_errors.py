@@ -41,7 +41,8 @@ def test_unknown_database(catalog_copy):
     replace_once(catalog_copy / "services.yaml", "database: tong_hop_tai_chinh", "database: tong_hop_tai_chinhh")
     error = load_error(catalog_copy)
     assert error.path.endswith("services.yaml")
-    assert "service" in error.entry and "6" in error.entry
+    assert "service" in error.entry
+    assert "6" in error.entry
     assert "unknown database 'tong_hop_tai_chinhh'" in error.problem
 
 
@@ -69,7 +70,8 @@ def test_bad_date(catalog_copy):
     error = load_error(catalog_copy)
     assert error.path.endswith("services.yaml")
     assert "number 1" in error.entry
-    assert "deadline" in error.problem and "date" in error.problem.lower()
+    assert "deadline" in error.problem
+    assert "date" in error.problem.lower()
 
 
 def test_unknown_owner(catalog_copy):
@@ -112,4 +114,5 @@ def test_cli_reports_without_traceback(catalog_copy, repo_root):
     )
     assert completed.returncode == 2
     assert "Traceback" not in completed.stderr
-    assert "databases.yaml" in completed.stderr and "bo_tu_phap_cu" in completed.stderr
+    assert "databases.yaml" in completed.stderr
+    assert "bo_tu_phap_cu" in completed.stderr

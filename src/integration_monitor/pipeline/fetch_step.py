@@ -66,8 +66,8 @@ def _read_batch_for_consumers(
 ) -> tuple[list[dict[str, Any]], Any, list[AccessOutcome]]:
     """Read the batch under the first consuming service that is allowed, probing the others.
 
-    Real exchange platforms grant access per public-service code, so a database can answer one
-    service and refuse another; each consumer's access is recorded.
+    Real exchange platforms grant access per public-service code, so a database can serve one
+    service and reject another. Each consumer's access is recorded.
     """
     access: list[AccessOutcome] = []
     batch = None
