@@ -1,6 +1,6 @@
 """Measure the stub server's throughput: ``python -m integration_monitor.stubs.benchmark``.
 
-Starts ``integration-monitor stubs serve`` as a separate process on free ports with every
+Starts ``integration-monitor stubs serve`` (without warm-up) as a separate process on free ports with every
 database healthy, then reads pages over one keep-alive connection. For each database and
 page size it reports the first pass over all records (blocks generated and signed) and the
 requests per second of later passes (blocks served from the cache).
@@ -40,7 +40,7 @@ class Measurement:
 def start_server(total: int) -> tuple[subprocess.Popen[str], str]:
     command = [
         sys.executable, "-m", "integration_monitor.cli", "stubs", "serve",
-        "--port", "0", "--total", str(total), "--scenario", "healthy", "--log-level", "warning", "--no-warm-up",
+        "--port", "0", "--total", str(total), "--scenario", "healthy", "--log-level", "warning",
     ]  # fmt: skip
     environment = {key: value for key, value in os.environ.items() if not key.startswith("STUB_")}
     environment["STUB_CLIENT_SECRET"] = BENCHMARK_SECRET

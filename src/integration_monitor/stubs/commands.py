@@ -87,8 +87,8 @@ def _register_serve(commands: argparse._SubParsersAction) -> None:
         help="without STUB_CLIENT_SECRET, accept client monitor with secret monitor-dev-secret",
     )  # fmt: skip
     serve.add_argument(
-        "--no-warm-up", action="store_true",
-        help="build records only on request, not in the background after start-up",
+        "--warm-up", action="store_true",
+        help="build and sign every record in the background after start-up (uses one core for minutes)",
     )  # fmt: skip
     serve.add_argument("--print-ports", action="store_true", help="print the port map as JSON and exit")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -180,7 +180,7 @@ def run_serve(args: argparse.Namespace) -> int:
             key_algorithm=KeyAlgorithm(args.key_algorithm),
             pki_dir=args.pki_dir,
             cache_blocks=args.cache_blocks,
-            warm_up=not args.no_warm_up,
+            warm_up=args.warm_up,
         )
     except (MissingCredentialsError, ScenarioError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
