@@ -50,7 +50,7 @@ def make_records(count: int, fields: list[str], seed: int = 7) -> list[dict[str,
 
 
 def timed(label: str, action: Callable[[], Any], repeat: int = 3) -> Any:
-    """Run ``action`` and print its best wall-clock and CPU time; CPU time varies less on a busy machine."""
+    """Run ``action`` and print its best wall-clock and CPU time (CPU time varies less on a busy machine)."""
     walls, cpus = [], []
     for _ in range(repeat):
         wall, cpu = time.perf_counter(), time.process_time()
