@@ -37,7 +37,7 @@ class IntegrationMonitorPlugin(AirflowPlugin):
     # the browser sends the Airflow session cookie that the dashboard checks.
     external_views = [
         {
-            "name": "Giám sát tích hợp dữ liệu",
+            "name": "Giám sát DVC",
             "href": f"{URL_PREFIX}/",
             "url_route": "integration-monitor",
             "destination": "nav",

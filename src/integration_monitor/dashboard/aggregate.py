@@ -2,8 +2,12 @@
 
 Each refresh reads the raw rows added since the last one (by primary key, so by index), finds
 the hours they fall in and recomputes those hours from the raw rows of the same hours. A
-re-run DAG run replaces its check with a new row, so its hour is recomputed too. Raw rows
-deleted without a replacement (a retention clean-up) leave their hours unchanged.
+re-run DAG run replaces its rows with new ones, so their hours are recomputed too.
+
+SQLite gives a new row the highest rowid plus one, so replacing the newest rows reuses their
+ids. Each refresh therefore reads the last ``REREAD_ROWS`` ids again, which covers the
+replacement of the newest check or of the newest rollup run (one row per service).
+NOTE: raw rows deleted without a replacement (a retention clean-up) leave their hours unchanged.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ HOUR = dt.timedelta(hours=1)
 SOURCE_CHECKS = "database_checks"
 SOURCE_VERDICTS = "service_statuses"
 BATCH_ROWS = 50_000
+REREAD_ROWS = 64  # more than the rows of one rollup run (25 services)
 
 
 @dataclass(frozen=True)
@@ -61,35 +66,41 @@ def refresh_aggregates(
 def _refresh_source(
     factory: sessionmaker[Session], source: str, max_rows: int | None, batch_rows: int
 ) -> tuple[int, bool]:
-    table = DatabaseCheck if source == SOURCE_CHECKS else ServiceStatusRow
+    """Return the number of new raw rows summed, and whether the newest row was reached."""
     read = 0
+    reread = REREAD_ROWS
     while max_rows is None or read < max_rows:
         limit = batch_rows if max_rows is None else min(batch_rows, max_rows - read)
         try:
             with factory.begin() as session:
-                count = _refresh_batch(session, source, table, limit)
+                new_rows, fetched = _refresh_batch(session, source, limit, reread)
         except (IntegrityError, OperationalError) as error:
             # Another process refreshed the same hours at the same time; its rows stand.
             log.info("Hourly refresh of %s skipped after a concurrent write: %s", source, error.orig)
             return read, False
-        read += count
-        if count < limit:
+        reread = 0
+        read += new_rows
+        if fetched < limit:
             return read, True
     return read, False
 
 
-def _refresh_batch(session: Session, source: str, table: type, limit: int) -> int:
+def _refresh_batch(session: Session, source: str, limit: int, reread: int) -> tuple[int, int]:
+    """Recompute the hours of the next raw rows; return (new rows, rows fetched)."""
     state = session.get(AggregationState, source)
     last_id = state.last_id if state is not None else 0
     if source == SOURCE_CHECKS:
-        key_column, time_column = DatabaseCheck.database_code, DatabaseCheck.checked_at
+        table, key_column, time_column = DatabaseCheck, DatabaseCheck.database_code, DatabaseCheck.checked_at
     else:
-        key_column, time_column = ServiceStatusRow.service_number, ServiceStatusRow.evaluated_at
+        table, key_column, time_column = ServiceStatusRow, ServiceStatusRow.service_number, ServiceStatusRow.evaluated_at
     rows = session.execute(
-        select(table.id, key_column, time_column).where(table.id > last_id).order_by(table.id).limit(limit)
+        select(table.id, key_column, time_column)
+        .where(table.id > max(0, last_id - reread))
+        .order_by(table.id)
+        .limit(limit)
     ).all()
     if not rows:
-        return 0
+        return 0, 0
 
     touched: dict[object, set[dt.datetime]] = defaultdict(set)
     for _row_id, key, moment in rows:
@@ -102,11 +113,12 @@ def _refresh_batch(session: Session, source: str, table: type, limit: int) -> in
                 _recompute_service_hours(session, int(key), start, end)
 
     now = dt.datetime.now(dt.UTC)
+    newest = max(last_id, rows[-1][0])
     if state is None:
-        session.add(AggregationState(source=source, last_id=rows[-1][0], updated_at=now))
+        session.add(AggregationState(source=source, last_id=newest, updated_at=now))
     else:
-        state.last_id, state.updated_at = rows[-1][0], now
-    return len(rows)
+        state.last_id, state.updated_at = newest, now
+    return sum(1 for row in rows if row[0] > last_id), len(rows)
 
 
 def _contiguous(hours: Iterable[dt.datetime]) -> Iterator[tuple[dt.datetime, dt.datetime]]:

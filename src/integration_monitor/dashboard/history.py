@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from integration_monitor.catalog.models import Catalog, NationalDatabase
@@ -166,9 +166,19 @@ def generate_history(session: Session, catalog: Catalog, options: HistoryOptions
     for incident in tracker.finish():
         writer.add(Incident, incident)
     writer.flush()
+    _advance_id_sequence(session)
     summary = writer.summary
     summary.seconds = time.perf_counter() - began
     return summary
+
+
+def _advance_id_sequence(session: Session) -> None:
+    """Move PostgreSQL's id sequence past the ids written here, so later inserts do not collide."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text(
+        "SELECT setval(pg_get_serial_sequence('database_checks', 'id'), (SELECT max(id) FROM database_checks))"
+    ))
 
 
 def _walk_for(database: NationalDatabase, catalog: Catalog, rng: random.Random) -> _DatabaseWalk:
