@@ -113,9 +113,12 @@ class Monitor:
         self.alerting_file.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
 
     def set_fault(self, database: str, fault: str | None) -> None:
+        self.set_scenario(database, {"fault": fault or "none"})
+
+    def set_scenario(self, database: str, entry: dict[str, Any]) -> None:
         headers = {"X-Admin-Token": self.admin_token}
         url = f"http://127.0.0.1:{self.base_port}/admin/scenarios/{database}"
-        response = requests.put(url, json={"fault": fault or "none"}, headers=headers, timeout=10)
+        response = requests.put(url, json=entry, headers=headers, timeout=10)
         assert response.status_code == 200, response.text
 
     def run(self, database: str, **env: str) -> dict[str, str]:
@@ -239,6 +242,25 @@ def test_break_alerts_once_then_recovers(monitor: Monitor, catalog):
 
     monitor.run(database.code)  # healthy again: nothing more
     assert len(monitor.posts_about(database.name)) == 2
+
+
+def test_incomplete_field_alerts_as_degraded(monitor: Monitor, catalog):
+    database = catalog.database("giay_phep_lai_xe")
+    [entry] = [item for item in catalog.service(14).databases if item.database == database.code]
+    field = entry.required_fields[0]
+    monitor.configure(failure_threshold=1, reminder_interval_minutes=60)
+
+    monitor.set_scenario(database.code, {"completeness": [{"fields": [field], "missing_share": 0.5, "style": "null"}]})
+    monitor.run(database.code)
+
+    [alert] = monitor.alerts(database.code)
+    assert alert["kind"] == "opened"
+    [post] = monitor.posts_about(database.name)
+    assert post["title"] == f"[Sự cố] {database.name}: chất lượng dữ liệu suy giảm"
+    assert "Trạng thái: DEGRADED (chất lượng dữ liệu suy giảm)" in post["message"]
+    assert f"Trường chưa đạt ngưỡng đầy đủ dữ liệu (1): {field} " in post["message"]
+    assert f"DVC-14 {catalog.service(14).name}" in post["message"]
+    monitor.set_fault(database.code, None)
 
 
 def test_flapping_below_threshold_sends_nothing(monitor: Monitor, catalog):
