@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -410,3 +411,24 @@ def test_healthy_result_reads_nothing(store_url, monkeypatch):
     result = CheckResult(database_code="dat_dai", run_id="run-0", checked_at=T0, status="OK")
 
     assert on_database_recorded(RecordedCheck(result, "healthy", None), {"run_id": "run-0"}) is None
+
+
+@pytest.mark.postgres
+def test_alert_series_on_postgresql(postgres_store_url, monkeypatch, configure_alerting, two_channels,
+                                    webhook_receiver):
+    from integration_monitor.store.engine import get_engine
+    from integration_monitor.store.migrate import upgrade
+
+    monkeypatch.setenv("INTEGRATION_MONITOR_STORE_URL", postgres_store_url)
+    get_engine.cache_clear()
+    upgrade(postgres_store_url)
+    configure_alerting(failure_threshold=2, reminder_interval_minutes=30, channels=[two_channels[0]])
+
+    outcomes = run_series("dat_dai", ["BROKEN", "BROKEN", "BROKEN", "BROKEN", "OK"])
+
+    assert [outcome.kind if outcome else None for outcome in outcomes] == [None, "opened", None, "reminder", "recovered"]
+    assert len(webhook_receiver.inbox.snapshot()) == 3
+    [recovered] = [alert for alert in stored_alerts() if alert.kind == "recovered"]
+    assert recovered.outage_seconds == 3600
+    assert recovered.affected_services == [20, 21]
+    get_engine.cache_clear()
