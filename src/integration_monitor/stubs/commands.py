@@ -32,6 +32,7 @@ from integration_monitor.stubs.settings import (
 logger = logging.getLogger("integration_monitor.stubs")
 
 ADMIN_TIMEOUT_SECONDS = 30
+CANARY_ENV = "STUB_CANARY_PREFIX"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -89,6 +90,11 @@ def _register_serve(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--warm-up", action="store_true",
         help="build and sign every record in the background after start-up (uses one core for minutes)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--canary", default=os.environ.get(CANARY_ENV) or None, metavar="PREFIX",
+        help="replace every personal field's value with PREFIX, the record index in six digits and the "
+        f"original value, so that a leak test can search for them (default: ${CANARY_ENV}, unset: off)",
     )  # fmt: skip
     serve.add_argument("--print-ports", action="store_true", help="print the port map as JSON and exit")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -181,6 +187,7 @@ def run_serve(args: argparse.Namespace) -> int:
             pki_dir=args.pki_dir,
             cache_blocks=args.cache_blocks,
             warm_up=args.warm_up,
+            canary_prefix=args.canary,
         )
     except (MissingCredentialsError, ScenarioError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
+import re
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -47,6 +48,7 @@ _WORD_RELATIONS = {
     "BS": "official",
     "CANBO": "official",
 }
+_CANARY_PREFIX = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
 _END_WORDS = {"DEN", "RA", "HET", "HETHAN", "KT", "KETTHUC"}
 _ISSUE_WORDS = {"CAP", "CAPMOI", "DANGKY", "DK"}
 
@@ -77,10 +79,18 @@ class _RecordContext:
 
 
 class RecordGenerator:
-    """Deterministic synthetic records for the databases of a catalog."""
+    """Deterministic synthetic records for the databases of a catalog.
 
-    def __init__(self, seed: int) -> None:
+    With ``canary_prefix`` set, every personal field's value becomes a marker text: the prefix,
+    the record index in six digits, and the value it replaces. A test that finds the prefix
+    followed by digits anywhere outside the records has found a leak of personal data.
+    """
+
+    def __init__(self, seed: int, canary_prefix: str | None = None) -> None:
+        if canary_prefix is not None and not _CANARY_PREFIX.match(canary_prefix):
+            raise ValueError(f"canary prefix {canary_prefix!r} must be 4 to 32 letters, digits, '_' or '-'")
         self.seed = seed
+        self.canary_prefix = canary_prefix
         self._faker = Faker("vi_VN")
         self._provinces = values.provinces()
         self._wards = values.wards_by_province()
@@ -152,7 +162,16 @@ class RecordGenerator:
                 record[spec.code] = rng.random() < 0.5
                 continue
             record[spec.code] = _coerce(self._makers[spec.format](context, spec), spec.type)
+        if self.canary_prefix is not None:
+            self._mark_personal_fields(database, record, index)
         return record
+
+    def _mark_personal_fields(self, database: NationalDatabase, record: dict[str, Any], index: int) -> None:
+        marker = f"{self.canary_prefix}{index:06d}"
+        for spec in database.fields:
+            if spec.personal:
+                value = record[spec.code]
+                record[spec.code] = marker if value is None else f"{marker} {value}"
 
     # --- people ---------------------------------------------------------------------------
 

@@ -44,7 +44,8 @@ class StubServer:
         scenarios = ScenarioState(catalog)
         if scenario is not None:
             scenarios.load(scenario)
-        store = RecordStore(RecordGenerator(settings.seed), pki, settings.total, settings.cache_blocks)
+        generator = RecordGenerator(settings.seed, settings.canary_prefix)
+        store = RecordStore(generator, pki, settings.total, settings.cache_blocks)
         self.runtime = StubRuntime(
             catalog=catalog,
             settings=settings,

@@ -34,6 +34,8 @@ class StubSettings:
     scenarios_dir: Path | None = None
     # Build and sign every block in the background after start-up, so later reads are fast.
     warm_up: bool = False
+    # Marks every personal field's value with this prefix and the record index (leak tests).
+    canary_prefix: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
