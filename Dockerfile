@@ -22,5 +22,11 @@ RUN pip install --no-deps /tmp/integration-monitor/source \
          if [ -d "$folder" ]; then mkdir -p "/opt/airflow/$folder" && cp -R "$folder/." "/opt/airflow/$folder/"; fi; \
        done \
     && mkdir -p /opt/airflow/auth \
-    && rm -rf /tmp/integration-monitor \
-    && python -c "import integration_monitor, airflow; assert airflow.__version__ == '${AIRFLOW_VERSION}', airflow.__version__"
+    && rm -rf /tmp/integration-monitor
+
+# Fail the build, not the first task, when the locked packages cannot run this topology:
+# Airflow's own version, asyncpg for its PostgreSQL async engine, and the Celery executor.
+RUN AIRFLOW_HOME=/tmp/airflow-check python -c "import airflow, asyncpg, integration_monitor; \
+import airflow.providers.celery.executors.celery_executor_utils; \
+assert airflow.__version__ == '${AIRFLOW_VERSION}', airflow.__version__" \
+    && rm -rf /tmp/airflow-check
