@@ -96,7 +96,8 @@ def test_refresh_is_incremental_and_follows_reruns(store):
     save(store, result("dan_cu", "r1", hour + dt.timedelta(minutes=5), "OK"))
     refresh_aggregates(factory)
 
-    # A cleared task writes its run again; the store replaces the row with a new id.
+    # A cleared task writes its run again: the store deletes the row and inserts a new one,
+    # which SQLite gives the same id when it was the newest row.
     save(store, result("dan_cu", "r1", hour + dt.timedelta(minutes=5), "BROKEN", failure_kind="timeout"))
     save(store, result("dan_cu", "r2", hour + dt.timedelta(minutes=125), "OK"))
     refresh_aggregates(factory)
@@ -157,8 +158,9 @@ def test_database_availability_windows(store, catalog):
     from integration_monitor.dashboard.database_view import database_detail
 
     statuses = ["OK"] * 6 + ["DEGRADED"] * 2 + ["BROKEN", "NO_DATA"]
+    kinds_by_status = {"BROKEN": "timeout", "NO_DATA": "empty"}
     recent = [result("dan_cu", f"d{index}", NOW - dt.timedelta(hours=index + 1), status,
-                     failure_kind="timeout" if status == "BROKEN" else ("empty" if status == "NO_DATA" else None))
+                     failure_kind=kinds_by_status.get(status))
               for index, status in enumerate(statuses)]
     older = [result("dan_cu", f"w{index}", NOW - dt.timedelta(days=3, hours=index), "BROKEN", failure_kind="http_5xx")
              for index in range(10)]
@@ -300,3 +302,20 @@ def test_incidents_view_without_maintenance_table(sqlite_store_url, catalog):
     assert view.maintenance_available is False
     assert view.maintenance == []
     assert view.open_incidents == []
+
+
+def test_database_problems_in_operator_language(store, catalog):
+    from integration_monitor.dashboard.database_view import database_detail
+    from integration_monitor.dashboard.matrix import build_matrix
+
+    save(store,
+         result("kham_chua_benh", "p1", NOW - dt.timedelta(minutes=5), "DEGRADED", completeness=0.6, signature=0.8),
+         result("dan_cu", "p2", NOW - dt.timedelta(minutes=5), "BROKEN", failure_kind="timeout"))
+
+    vietnamese = database_detail(context(catalog, store), "kham_chua_benh")
+    assert vietnamese.problems == ["2/2 trường được kiểm tra dưới ngưỡng đầy đủ",
+                                   "bản ghi có ký số 80,0% (ngưỡng 99%)"]
+    english = {item.code: item for item in build_matrix(context(catalog, store, "en")).databases}
+    assert english["dan_cu"].problems == ["Timed out"]
+    assert english["dan_cu"].reason == "read timed out after 30 s"
+    assert english["dat_dai"].problems == ["Not checked yet"]

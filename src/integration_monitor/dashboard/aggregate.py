@@ -212,7 +212,10 @@ def _mean(values: list[float]) -> float | None:
 
 
 class RefreshThrottle:
-    """Runs a refresh at most once per interval per process; concurrent callers do not wait."""
+    """A refresh that runs at most once per interval in one process.
+
+    A caller that finds another refresh running gets the last result instead of waiting.
+    """
 
     def __init__(self, interval_seconds: float, max_rows: int) -> None:
         self.interval_seconds = interval_seconds

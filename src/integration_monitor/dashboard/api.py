@@ -1,7 +1,7 @@
 """The JSON API: the same data as the pages, for scripts and the ministries' own tools.
 
 Text for operators in the responses (names, reasons, task summaries) follows ``lang``
-(``vi`` by default). Times are UTC in ISO 8601; ratios are shares from 0 to 1.
+(``vi`` by default). Times are UTC in ISO 8601, and ratios are shares from 0 to 1.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/api", tags=["dashboard"])
 
 MAX_HOURS_SPAN = dt.timedelta(days=93)
 
-Language = Annotated[Literal["vi", "en"] | None, Query(description="Language of operator text; default vi")]
+Language = Annotated[Literal["vi", "en"] | None, Query(description="Language of operator text, vi by default")]
 Since = Annotated[dt.datetime | None, Query(alias="from", description="Start, ISO 8601 (default: 7 days ago)")]
 Until = Annotated[dt.datetime | None, Query(alias="to", description="End, ISO 8601, excluded (default: now)")]
 
@@ -49,14 +49,14 @@ class ServiceHourPoint(BaseModel):
 
 @router.get("/matrix", response_model=Matrix, summary="Services × national databases status matrix")
 def api_matrix(request: Request, lang: Language = None) -> Matrix:
-    """The latest status of every database and service, with one cell per database a service reads."""
+    """Return the latest status of every database and service, with one cell per database a service reads."""
     return build_matrix(view_context(request, lang))
 
 
 @router.get("/services/{number}", response_model=ServiceDetail, summary="One public service")
 def api_service(request: Request, number: int, lang: Language = None) -> ServiceDetail:
-    """Databases and required fields with completeness and signatures, timelines over 24 h, 7 d
-    and 30 d, open and past incidents, and the appendix's tasks with live evidence."""
+    """Return the service's databases and required fields with completeness and signatures, its
+    timelines over 24 h, 7 d and 30 d, open and past incidents, and its tasks with live evidence."""
     ctx = view_context(request, lang)
     refresh_history(request)
     try:
@@ -67,7 +67,7 @@ def api_service(request: Request, number: int, lang: Language = None) -> Service
 
 @router.get("/services/{number}/hours", response_model=list[ServiceHourPoint], summary="A service's verdicts per hour")
 def api_service_hours(request: Request, number: int, since: Since = None, until: Until = None) -> list[ServiceHourPoint]:
-    """Rollup verdicts summed per UTC hour over a period of at most 93 days."""
+    """Return the rollup verdicts summed per UTC hour, over a period of at most 93 days."""
     ctx = view_context(request)
     start, end = _period(since, until, ctx.now)
     if number not in {service.number for service in ctx.catalog.services}:
@@ -87,8 +87,8 @@ def api_service_hours(request: Request, number: int, since: Since = None, until:
 
 @router.get("/databases/{code}", response_model=DatabaseDetail, summary="One national database")
 def api_database(request: Request, code: str, window: Window = Window.WEEK, lang: Language = None) -> DatabaseDetail:
-    """Latest check and fields, availability over 24 h, 7 d and 30 d, the hourly trend over
-    ``window``, incidents and maintenance windows."""
+    """Return the latest check and fields, availability over 24 h, 7 d and 30 d, the hourly trend
+    over ``window``, incidents and maintenance windows."""
     ctx = view_context(request, lang)
     refresh_history(request)
     try:
@@ -99,7 +99,7 @@ def api_database(request: Request, code: str, window: Window = Window.WEEK, lang
 
 @router.get("/databases/{code}/hours", response_model=list[HourPoint], summary="A database's checks per hour")
 def api_database_hours(request: Request, code: str, since: Since = None, until: Until = None) -> list[HourPoint]:
-    """Checks summed per UTC hour over a period of at most 93 days."""
+    """Return the checks summed per UTC hour, over a period of at most 93 days."""
     ctx = view_context(request)
     start, end = _period(since, until, ctx.now)
     if code not in {database.code for database in ctx.catalog.databases}:
@@ -111,14 +111,14 @@ def api_database_hours(request: Request, code: str, since: Since = None, until: 
 
 @router.get("/tasks", response_model=list[TaskEvidence], summary="The appendix's tasks with live evidence")
 def api_tasks(request: Request, lang: Language = None) -> list[TaskEvidence]:
-    """Every task of the appendix: responsible bodies, deadline, and the latest checks of the
-    databases those bodies own for the task's service."""
+    """Return every task of the appendix with its responsible bodies, its deadline, and the latest
+    checks of the databases those bodies own for the task's service."""
     return all_tasks(view_context(request, lang))
 
 
 @router.get("/incidents", response_model=IncidentsView, summary="Open incidents and maintenance windows")
 def api_incidents(request: Request, lang: Language = None) -> IncidentsView:
-    """Open incidents, incidents closed in the last 7 days, and current and future maintenance windows."""
+    """Return open incidents, incidents closed in the last 7 days, and current and future maintenance windows."""
     return incidents_view(view_context(request, lang))
 
 

@@ -2,7 +2,7 @@
 
 Airflow does not protect plugin applications, so the application itself requires an
 authenticated Airflow user on every route (``requires_authenticated`` from Airflow's API).
-Without a valid token a JSON route answers 401 or 403, and any other route redirects to
+Without a valid token a JSON route returns 401 or 403, and any other route redirects to
 Airflow's login page. FastAPI's own ``/docs`` and ``/openapi.json`` are switched off because
 they would be public; ``/api/openapi.json`` serves the schema behind the same check.
 """

@@ -83,7 +83,7 @@ def timeline_svg(chart_id: str, bars: Sequence[TimelineBar], start: dt.datetime,
 def line_chart_svg(chart_id: str, series: Sequence[Series], start: dt.datetime, end: dt.datetime, *,
                    y_max: float, y_label: Callable[[float], str], title: str, description: str,
                    tick_label: Callable[[dt.datetime], str], y_min: float = 0.0) -> Markup:
-    """Return a line chart; a missing value breaks the line instead of joining across the gap."""
+    """Return a line chart. A missing value breaks the line instead of joining across the gap."""
     height, plot_height = 220, 170
     plot_width = WIDTH - PLOT_LEFT - PLOT_RIGHT
     span = (y_max - y_min) or 1.0

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--to", dest="last_day", default=None, help="last day of the history (included), YYYY-MM-DD")
     export.add_argument("--granularity", choices=("day", "hour"), default="day", help="one row per day or hour")
     export.add_argument("--subject", choices=("databases", "services"), default="databases",
-                        help="table written to a CSV history file (an Excel file holds both)")
+                        help="table to write into a CSV history file (an Excel file contains both)")
     export.add_argument("--lang", choices=LANGUAGES, default=None, help="language of headers and text (default: vi)")
     export.add_argument("--output", "-o", default=None, help="output file (default: a name in the current folder)")
     export.add_argument("--store-url", default=None, help="status store URL (default: INTEGRATION_MONITOR_STORE_URL)")
@@ -74,13 +74,13 @@ def run_export(args: argparse.Namespace) -> int:
     from integration_monitor.i18n import resolve_language
     from integration_monitor.store.engine import session_factory
 
-    what = args.what or ("history" if args.first_day or args.last_day else "matrix")
+    export_kind = args.what or ("history" if args.first_day or args.last_day else "matrix")
     file_format = ExportFormat(args.file_format)
     granularity = Granularity(args.granularity)
     factory = session_factory(args.store_url)
     ctx = ViewContext(catalog=load_catalog_cached(), factory=factory, language=resolve_language(args.lang))
 
-    if what == "matrix":
+    if export_kind == "matrix":
         table = matrix_table(ctx)
         content = to_csv(table) if file_format == ExportFormat.CSV else to_xlsx(
             [table], export_notes(ctx, table.name, None, None))

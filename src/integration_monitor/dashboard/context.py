@@ -1,4 +1,4 @@
-"""What every dashboard view needs: the catalog, the store, the language and the current time."""
+"""Shared input of the dashboard views: the catalog, the store, the language and the current time."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from integration_monitor.dashboard.schemas import (
     Window,
     WindowFigures,
 )
+from integration_monitor.dashboard.labels import check_problems
 from integration_monitor.dashboard.latest import latest_checks
 from integration_monitor.store.repository import SCOPE_DATABASE
 
@@ -92,6 +93,7 @@ def database_detail(ctx: ViewContext, code: str, trend_window: Window = Window.W
                                       missing_count=row.missing_count, threshold=row.threshold, passed=row.passed))
     access = {row.service_number: row for row in check.access} if check is not None else {}
     trend_start = hour_floor(ctx.now - trend_window.length)
+    problems = check_problems(ctx, check)
 
     return DatabaseDetail(
         code=code,
@@ -101,6 +103,7 @@ def database_detail(ctx: ViewContext, code: str, trend_window: Window = Window.W
         status=check.status if check is not None else None,
         failure_kind=check.failure_kind if check is not None else None,
         reason=check.reason if check is not None else None,
+        problems=problems,
         checked_at=check.checked_at if check is not None else None,
         latency_ms=check.latency_ms if check is not None else None,
         record_count=check.record_count if check is not None else None,

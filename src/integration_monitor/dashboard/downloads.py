@@ -38,7 +38,7 @@ Subject = Literal["databases", "services"]
 @router.get("/matrix.{file_format}", summary="Status matrix as CSV or Excel")
 def export_matrix(request: Request, file_format: ExportFormat,
                   lang: Annotated[Literal["vi", "en"] | None, Query()] = None) -> Response:
-    """One row per public service with its verdicts and one status column per national database."""
+    """Return one row per public service, with its verdicts and one status column per national database."""
     ctx = view_context(request, lang)
     table = matrix_table(ctx)
     stamp = local_time(ctx.now).strftime("%Y%m%d-%H%M")

@@ -1,8 +1,8 @@
 """CSV and Excel exports of the status matrix and of the history over a period.
 
 The history comes from the hourly tables, summed per hour or per day of Vietnam time. CSV
-files start with a UTF-8 byte order mark so that Excel reads the Vietnamese text correctly;
-they carry ratios as percentages with a dot as decimal separator.
+files start with a UTF-8 byte order mark, so that Excel reads the Vietnamese text correctly.
+They carry ratios as percentages with a dot as decimal separator.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ DEFAULT_DAYS = 30
 
 
 class ExportError(ValueError):
-    """An export request that cannot be served; the message says which value is wrong."""
+    """An export request that cannot be served. The message names the invalid value."""
 
 
 class Granularity(StrEnum):

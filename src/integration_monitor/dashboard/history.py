@@ -59,7 +59,7 @@ class ChronicGap:
     signature_present: float | None = None
 
 
-# The appendix says health records lack fields and digital signatures, and civil-status
+# The appendix states that health records lack fields and digital signatures, and civil-status
 # records (births, deaths) are incomplete.
 CHRONIC_GAPS = {
     "kham_chua_benh": ChronicGap(field_share=0.3, completeness=0.71, signature_present=0.82),
@@ -247,7 +247,11 @@ def _failed_check(walk: _DatabaseWalk, rng: random.Random, moment: dt.datetime) 
         latency: float | None = walk.latency_ms * rng.uniform(0.8, 1.3)
     else:
         kind, http_status, reason = walk.episode["kind"], walk.episode["http_status"], walk.episode["reason"]
-        latency = 30_000.0 if kind == "timeout" else (None if kind in ("refused", "dns") else walk.latency_ms)
+        latency = walk.latency_ms
+        if kind == "timeout":
+            latency = 30_000.0
+        elif kind in ("refused", "dns"):
+            latency = None
     row = {
         "database_code": walk.database.code, "checked_at": moment, "status": walk.state.value,
         "failure_kind": kind, "reason": reason, "latency_ms": latency, "http_status": http_status,
@@ -255,7 +259,7 @@ def _failed_check(walk: _DatabaseWalk, rng: random.Random, moment: dt.datetime) 
         "signature_present_ratio": None, "signature_valid_ratio": None,
     }
     return {"row": row, "status": walk.state.value, "failure_kind": kind, "reason": reason,
-            "fields": [], "access": [], "signature_present": None, "signature_valid": None}
+            "fields": [], "access": [], "signature_present": None, "signature_valid": None, "signature_low": False}
 
 
 def _answered_check(walk: _DatabaseWalk, rng: random.Random, moment: dt.datetime) -> dict[str, Any]:
@@ -287,17 +291,22 @@ def _answered_check(walk: _DatabaseWalk, rng: random.Random, moment: dt.datetime
     signature_present, signature_valid = _signature_ratios(walk, rng)
 
     problems = []
+    signature_low = signature_present is not None and signature_present < limits.signature_present
     failed = [row["field_code"] for row in fields if not row["passed"]]
     if absent is not None:
         problems.append("1 required fields absent from every record")
     if failed:
         problems.append(f"{len(failed)} fields below their completeness threshold")
-    if signature_present is not None and signature_present < limits.signature_present:
+    if signature_low:
         problems.append(f"signature presence {signature_present:.1%} below {limits.signature_present:.0%}")
     if denied is not None:
         problems.append(f"access refused for services {denied}")
     status = DatabaseStatus.DEGRADED if problems else DatabaseStatus.OK
-    failure_kind = "schema_drift" if absent is not None else ("unauthorized" if denied is not None else None)
+    failure_kind = None
+    if absent is not None:
+        failure_kind = "schema_drift"
+    elif denied is not None:
+        failure_kind = "unauthorized"
     reason = "; ".join(problems) or None
 
     row = {
@@ -308,8 +317,8 @@ def _answered_check(walk: _DatabaseWalk, rng: random.Random, moment: dt.datetime
         "signature_present_ratio": signature_present, "signature_valid_ratio": signature_valid,
     }
     return {"row": row, "status": status.value, "failure_kind": failure_kind, "reason": reason,
-            "fields": fields, "access": access,
-            "signature_present": signature_present, "signature_valid": signature_valid}
+            "fields": fields, "access": access, "signature_present": signature_present,
+            "signature_valid": signature_valid, "signature_low": signature_low}
 
 
 def _signature_ratios(walk: _DatabaseWalk, rng: random.Random) -> tuple[float | None, float | None]:
@@ -333,6 +342,7 @@ def _state_view(check: dict[str, Any]) -> SimpleNamespace:
         signature_present_ratio=check["signature_present"], signature_valid_ratio=check["signature_valid"],
         fields=[SimpleNamespace(**row) for row in check["fields"]],
         access=[SimpleNamespace(**row) for row in check["access"]],
+        signature_low=check["signature_low"],
     )
 
 
@@ -343,7 +353,7 @@ def _verdicts(catalog: Catalog, states: dict[str, SimpleNamespace], cache: dict[
         (code, state.status, state.failure_kind,
          tuple(row.field_code for row in state.fields if not row.passed or not row.present),
          tuple(row.service_number for row in state.access if not row.allowed),
-         state.signature_present_ratio is not None and state.signature_present_ratio < 0.99)
+         state.signature_low)
         for code, state in sorted(states.items())
     )
     if key not in cache:

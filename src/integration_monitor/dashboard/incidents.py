@@ -87,7 +87,7 @@ def incidents_view(ctx: ViewContext) -> IncidentsView:
 def maintenance_windows(ctx: ViewContext, database_codes: Iterable[str] | None = None) -> tuple[bool, list[MaintenanceItem]]:
     """Return whether the store has maintenance windows, and the current and future ones.
 
-    The table belongs to the alerts package and its migration; without either, the dashboard
+    The table belongs to the alerts package and its migration. Without either, the dashboard
     shows that windows are unavailable instead of failing.
     """
     try:

@@ -1,9 +1,9 @@
 """The latest check of each database and verdict of each service, found by index seeks.
 
 ``report.load_snapshot`` finds them with ``GROUP BY`` over the whole history, which reads
-every entry of the (code, time) index: about 1.5 s on SQLite with a year of 5-minute
-checks. Here each database and service costs one seek on that index (newest row first),
-and the result is the same ``StatusSnapshot``; a test compares the two on the same store.
+every entry of the (code, time) index: 1.5 s on SQLite with a year of 5-minute checks.
+Here each database and service costs one seek on that index, newest row first. The result
+is the same ``StatusSnapshot``, and a test compares the two on the same store.
 """
 
 from __future__ import annotations

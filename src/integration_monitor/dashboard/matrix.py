@@ -6,6 +6,7 @@ from integration_monitor.catalog.models import Service
 from integration_monitor.dashboard.context import ViewContext
 from integration_monitor.dashboard.incidents import open_incident_starts
 from integration_monitor.dashboard.schemas import CellStatus, Matrix, MatrixCell, MatrixDatabase, MatrixService
+from integration_monitor.dashboard.labels import check_problems
 from integration_monitor.dashboard.latest import load_latest_snapshot
 from integration_monitor.report import CELL_MARKS, StatusSnapshot, _cell_mark, describe_reason
 from integration_monitor.store.repository import SCOPE_DATABASE, SCOPE_SERVICE
@@ -37,8 +38,9 @@ def cell_label(ctx: ViewContext, status: CellStatus) -> str:
 
 def build_matrix(ctx: ViewContext) -> Matrix:
     with ctx.factory() as session:
-        snapshot, _checks = load_latest_snapshot(ctx.catalog, session)
+        snapshot, checks = load_latest_snapshot(ctx.catalog, session)
         since = open_incident_starts(session)
+        problems = {database.code: check_problems(ctx, checks.get(database.code)) for database in ctx.catalog.databases}
 
     databases = []
     for database in ctx.catalog.databases:
@@ -51,6 +53,7 @@ def build_matrix(ctx: ViewContext) -> Matrix:
             status=item.status,
             failure_kind=item.failure_kind,
             reason=item.reason,
+            problems=problems[database.code],
             checked_at=item.checked_at,
             unhealthy_since=since.get((SCOPE_DATABASE, database.code)),
         ))

@@ -98,7 +98,7 @@ def static_file(name: str) -> FileResponse:
     from integration_monitor.dashboard.app import STATIC_DIR
 
     if name not in STATIC_FILES:
-        raise HTTPException(404, "No such file.")
+        raise HTTPException(404, "File not found.")
     return FileResponse(STATIC_DIR / name, media_type=STATIC_FILES[name],
                         headers={"Cache-Control": "private, max-age=300"})
 

@@ -55,7 +55,10 @@ def view_context(request: Request, language: str | None = None) -> ViewContext:
 
 
 def refresh_history(request: Request) -> bool:
-    """Sum new raw rows into the hourly tables (at most once a minute); return False while catching up."""
+    """Sum new raw rows into the hourly tables, at most once a minute per process.
+
+    Return False while older rows remain to be summed.
+    """
     state = request.app.state.dashboard
     result = state.throttle.maybe_refresh(state.factory)
     return result is None or result.complete

@@ -58,7 +58,8 @@ class MatrixDatabase(BaseModel):
     owner: str
     status: str | None
     failure_kind: str | None
-    reason: str | None
+    reason: str | None = Field(description="The pipeline's own text, in English")
+    problems: list[str] = Field(description="What is wrong, from the check's figures, in the requested language")
     checked_at: dt.datetime | None
     unhealthy_since: dt.datetime | None
 
@@ -92,7 +93,7 @@ class ServiceDatabaseDetail(BaseModel):
     checked_at: dt.datetime | None
     failure_kind: str | None
     reason: str | None
-    access_allowed: bool | None = Field(description="Whether the database answered this service's code")
+    access_allowed: bool | None = Field(description="Whether the database accepted a request carrying this service's code")
     signed: bool
     signature_present_ratio: float | None
     signature_valid_ratio: float | None
@@ -232,7 +233,8 @@ class DatabaseDetail(BaseModel):
     signed: bool
     status: str | None
     failure_kind: str | None
-    reason: str | None
+    reason: str | None = Field(description="The pipeline's own text, in English")
+    problems: list[str] = Field(description="What is wrong, from the check's figures, in the requested language")
     checked_at: dt.datetime | None
     latency_ms: float | None
     record_count: int | None

@@ -110,8 +110,8 @@ def _database_detail(
 def service_timeline(session: Session, number: int, window: Window, now: dt.datetime) -> Timeline:
     """Return the service's verdicts over a window as segments of equal state.
 
-    The last 24 hours come from the raw verdicts (index on service number and time); longer
-    windows from the hourly table, one possible segment per hour.
+    The last 24 hours come from the raw verdicts, by the index on service number and time.
+    Longer windows come from the hourly table, so their segments start and end on the hour.
     """
     start = now - window.length
     if window == Window.DAY:
@@ -166,7 +166,11 @@ def _hourly_segments(session: Session, number: int, start: dt.datetime, end: dt.
             pieces.append(TimelineSegment(start=piece_start, end=piece_end, state="no_result", ready_share=None))
         else:
             share = row.ready_count / row.evaluations
-            state = "ready" if share == 1 else ("not_ready" if share == 0 else "mixed")
+            state = "mixed"
+            if share == 1:
+                state = "ready"
+            elif share == 0:
+                state = "not_ready"
             kinds = sorted(Counter(row.block_kinds or {}))
             pieces.append(TimelineSegment(start=piece_start, end=piece_end, state=state, ready_share=share,
                                           reasons=kinds))

@@ -1,8 +1,8 @@
 """The appendix's tasks, each with its responsible bodies and deadline beside live evidence.
 
 The evidence for a task is the latest check of each database that the task's service reads
-and that one of the task's responsible bodies owns; when none of them owns such a database
-(a task addressed to EVN or to every ministry), it is every database the service reads.
+and that one of the task's responsible bodies owns. When none of them owns such a database,
+as for a task addressed to every ministry and locality, it is every database the service reads.
 """
 
 from __future__ import annotations
