@@ -31,9 +31,13 @@ def redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
-    resolved = url or store_url()
+    """Return the engine of ``url``, or of the configured store; one engine per URL and process."""
+    return _engine_for(url or store_url())
+
+
+@lru_cache(maxsize=8)
+def _engine_for(resolved: str) -> Engine:
     if resolved.startswith("sqlite"):
         database = resolved.split("///", 1)[-1]
         if database and database != ":memory:":
@@ -57,3 +61,12 @@ def _configure_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-unt
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
     return sessionmaker(get_engine(url), expire_on_commit=False)
+
+
+def dispose_engines() -> None:
+    """Dispose every cached engine, e.g. after a test drops its database."""
+    _engine_for.cache_clear()
+
+
+# Tests written against the earlier cached get_engine() call get_engine.cache_clear().
+get_engine.cache_clear = dispose_engines  # type: ignore[attr-defined]
