@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -31,13 +30,19 @@ def redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+_ENGINES: dict[str, Engine] = {}
+
+
 def get_engine(url: str | None = None) -> Engine:
     """Return the engine of ``url``, or of the configured store; one engine per URL and process."""
-    return _engine_for(url or store_url())
+    resolved = url or store_url()
+    engine = _ENGINES.get(resolved)
+    if engine is None:
+        engine = _ENGINES[resolved] = _create_engine(resolved)
+    return engine
 
 
-@lru_cache(maxsize=8)
-def _engine_for(resolved: str) -> Engine:
+def _create_engine(resolved: str) -> Engine:
     if resolved.startswith("sqlite"):
         database = resolved.split("///", 1)[-1]
         if database and database != ":memory:":
@@ -64,9 +69,11 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
 
 
 def dispose_engines() -> None:
-    """Dispose every cached engine, e.g. after a test drops its database."""
-    _engine_for.cache_clear()
+    """Close the pools of every cached engine and forget them, e.g. after a test drops its database."""
+    while _ENGINES:
+        _, engine = _ENGINES.popitem()
+        engine.dispose()
 
 
-# Tests written against the earlier cached get_engine() call get_engine.cache_clear().
+# Tests written against the earlier lru_cache-based get_engine() call get_engine.cache_clear().
 get_engine.cache_clear = dispose_engines  # type: ignore[attr-defined]
