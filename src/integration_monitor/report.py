@@ -8,6 +8,7 @@ from typing import Any
 
 from integration_monitor.catalog.models import Catalog
 from integration_monitor.i18n import translator
+from integration_monitor.labels import database_status_label, failure_kind_label
 from integration_monitor.status import BlockingReason, BlockKind
 
 # One-letter cell marks, so that status never depends on colour alone.
@@ -103,7 +104,8 @@ def describe_reason(reason: BlockingReason, catalog: Catalog, language: str | No
     fields = ", ".join(reason.fields[:8]) + (" …" if len(reason.fields) > 8 else "")
     texts = {
         BlockKind.NOT_CHECKED: _("{db}: not checked yet", db=name),
-        BlockKind.DATABASE_BROKEN: _("{db}: connection broken ({kind})", db=name, kind=reason.failure_kind),
+        BlockKind.DATABASE_BROKEN: _("{db}: connection broken ({kind})", db=name,
+                                     kind=failure_kind_label(reason.failure_kind, language)),
         BlockKind.NO_DATA: _("{db}: returned no data", db=name),
         BlockKind.ACCESS_DENIED: _("{db}: access refused for this service's code", db=name),
         BlockKind.FIELDS_MISSING: _("{db}: fields absent from the response: {fields}", db=name, fields=fields),
@@ -141,8 +143,8 @@ def format_matrix(catalog: Catalog, snapshot: StatusSnapshot, language: str | No
     for index, code in enumerate(codes):
         item = snapshot.databases[code]
         database = catalog.database(code)
-        status = item.status or _("not checked")
-        kind = f" ({item.failure_kind})" if item.failure_kind else ""
+        status = database_status_label(item.status, language).upper() if item.status else _("not checked")
+        kind = f" ({failure_kind_label(item.failure_kind, language)})" if item.failure_kind else ""
         lines.append(f"  {index + 1:>2} {code:<22} {CELL_MARKS.get(item.status, '?')} {status}{kind}"
                      f" — {database.name_en if english else database.name}")
     lines.append(_("Marks: ✓ usable, ! usable with problems for this service, ✗ broken, ∅ no data, ? not checked, · not used."))
