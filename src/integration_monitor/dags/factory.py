@@ -8,9 +8,11 @@ catalog fails the DAG file with a message naming the bad entry.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from airflow.sdk import DAG, Asset, AssetAny, get_current_context, task
+from airflow.sdk import DAG, Asset, AssetAny, get_current_context, get_parsing_context, task
 
 from integration_monitor.catalog.loader import load_catalog_cached
 from integration_monitor.catalog.models import Catalog, NationalDatabase
@@ -110,9 +112,20 @@ def build_rollup_dag(catalog: Catalog, settings: MonitoringSettings) -> DAG:
 
 
 def build_all_dags() -> dict[str, DAG]:
-    """Return every monitoring DAG keyed by DAG id, for a DAG file's globals."""
+    """Return every monitoring DAG keyed by DAG id, for a DAG file's globals.
+
+    When Airflow parses the file to run a task, its parsing context names the task's DAG,
+    and only that DAG is built, so a task does not wait for every DAG's construction. The
+    dag-processor parses without a DAG id and gets every DAG.
+    """
     catalog = load_catalog_cached()
     settings = load_settings()
-    dags = {database_dag_id(db.code): build_database_dag(db, catalog, settings) for db in catalog.databases}
-    dags[ROLLUP_DAG_ID] = build_rollup_dag(catalog, settings)
-    return dags
+    builders: dict[str, Callable[[], DAG]] = {
+        database_dag_id(db.code): partial(build_database_dag, db, catalog, settings) for db in catalog.databases
+    }
+    builders[ROLLUP_DAG_ID] = partial(build_rollup_dag, catalog, settings)
+
+    wanted = get_parsing_context().dag_id
+    if wanted in builders:
+        return {wanted: builders[wanted]()}
+    return {dag_id: build() for dag_id, build in builders.items()}
