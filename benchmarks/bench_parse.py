@@ -1,0 +1,153 @@
+"""DAG parse time: the project's DAG folder against a one-task DAG of Airflow's tutorial shape.
+
+Both folders are parsed with ``DagBag`` in this one process, alternating, and the medians
+are compared. Two figures for the project's folder:
+
+- cold: before each parse the project's modules and its cached catalog and settings are
+  dropped, so the parse pays what a fresh dag-processor child pays for the project: its
+  imports, reading and validating the catalog, and building the DAGs. Airflow itself stays
+  imported, as it is in the dag-processor before it forks. This is the figure the target
+  is judged on.
+- warm: the project's modules stay imported, so only the DAG construction is left.
+
+The scaled catalog (4× the databases) is parsed cold as well, to show how parse time grows
+with the catalog. After the parses the script checks that neither pandas nor Great
+Expectations was imported.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from common import PROJECT_ROOT, Result, argument_parser, finish, ratio
+
+# The TaskFlow tutorial's shape (decorated DAG, one @task), reduced to one task.
+TUTORIAL_DAG = '''"""A one-task DAG in the shape of Airflow's TaskFlow tutorial."""
+
+import pendulum
+
+from airflow.sdk import dag, task
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2021, 1, 1, tz="UTC"), catchup=False, tags=["example"])
+def tutorial_taskflow_api():
+    @task()
+    def extract():
+        """Return a small order summary."""
+        return {"1001": 301.27, "1002": 433.21, "1003": 502.22}
+
+    extract()
+
+
+tutorial_taskflow_api()
+'''
+
+PROJECT_MODULE_PREFIXES = ("integration_monitor",)
+
+
+def forget_project_modules() -> None:
+    """Drop the project's modules and the DAG file modules, so the next parse imports them again."""
+    for name in list(sys.modules):
+        if name.startswith(PROJECT_MODULE_PREFIXES) or name.startswith("unusual_prefix_"):
+            del sys.modules[name]
+
+
+def parse(folder: Path, cold: bool = False) -> Callable[[], int]:
+    from airflow.dag_processing.dagbag import DagBag
+
+    def action() -> int:
+        if cold:
+            forget_project_modules()
+        bag = DagBag(dag_folder=str(folder))
+        if bag.import_errors:
+            raise RuntimeError(f"DAG import errors in {folder}: {bag.import_errors}")
+        return len(bag.dag_ids)
+
+    return action
+
+
+def timed(action: Callable[[], int]) -> tuple[float, int]:
+    started = time.perf_counter()
+    count = action()
+    return time.perf_counter() - started, count
+
+
+def with_environment(values: dict[str, str], action: Callable[[], int]) -> Callable[[], int]:
+    def wrapped() -> int:
+        previous = {key: os.environ.get(key) for key in values}
+        os.environ.update(values)
+        try:
+            return action()
+        finally:
+            for key, value in previous.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    return wrapped
+
+
+def main() -> int:
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15, help="parses of each folder (default: %(default)s)")
+    args = parser.parse_args()
+    repeat = 5 if args.quick else args.repeat
+
+    import logging
+
+    logging.getLogger("airflow").setLevel(logging.WARNING)
+    from airflow.dag_processing.dagbag import DagBag  # noqa: F401 - Airflow is imported before timing
+
+    from scaled_catalog import scaled_environment, write_scaled_project
+
+    result = Result("parse")
+    with tempfile.TemporaryDirectory(prefix="bench-parse-") as work:
+        tutorial = Path(work) / "tutorial"
+        tutorial.mkdir()
+        (tutorial / "tutorial_taskflow_api.py").write_text(TUTORIAL_DAG, encoding="utf-8")
+        scaled_root = write_scaled_project(Path(work) / "scaled", 4)
+
+        sides: dict[str, Callable[[], int]] = {
+            "tutorial": parse(tutorial),
+            "project_cold": parse(PROJECT_ROOT / "dags", cold=True),
+            "project_warm": parse(PROJECT_ROOT / "dags"),
+            "scaled_4x_cold": with_environment(scaled_environment(scaled_root),
+                                               parse(scaled_root / "dags", cold=True)),
+        }
+        for action in sides.values():
+            action()  # first parses import Airflow's and the project's modules
+        times: dict[str, list[float]] = {name: [] for name in sides}
+        counts: dict[str, int] = {}
+        for repetition in range(repeat):
+            order = list(sides) if repetition % 2 == 0 else list(reversed(sides))
+            for name in order:
+                seconds, counts[name] = timed(sides[name])
+                times[name].append(seconds)
+        forget_project_modules()
+        parse(PROJECT_ROOT / "dags")()
+
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    for name in sides:
+        result.figure(f"{name}_dags", counts[name])
+        result.figure(f"{name}_median_ms", medians[name] * 1000)
+    heavy = [name for name in ("pandas", "great_expectations", "numpy", "scipy") if name in sys.modules]
+    result.figure("heavy_modules_after_parse", heavy or "none")
+
+    result.target("project DAG folder parse (cold) / tutorial DAG parse", ratio(medians["project_cold"],
+                  medians["tutorial"]), 5, strict=True,
+                  note=f"{counts['project_cold']} DAGs of 4 tasks (rollup 1) against 1 DAG of 1 task")
+    result.target("project DAG folder parse (warm) / tutorial DAG parse", ratio(medians["project_warm"],
+                  medians["tutorial"]), 5, strict=True, note="modules and catalog already loaded")
+    result.figure("scaled_4x_cold_over_project_cold", ratio(medians["scaled_4x_cold"], medians["project_cold"]))
+    return finish(result, args.result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
