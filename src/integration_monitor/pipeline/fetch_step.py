@@ -58,6 +58,7 @@ def run_fetch(catalog: Catalog, database_code: str, config: EndpointConfig, now:
         signature_valid_bits=signature_valid,
         signature_failures=failures,
         access=access,
+        duplicate_keys=batch.duplicate_keys,
     )
 
 
@@ -127,7 +128,7 @@ def _presence(
     known = {spec.code for spec in database.fields} | ENVELOPE_KEYS
     absent = [code for code in fields if code not in seen]
     unexpected = sorted(seen - known)
-    bits = {code: pack_bits([bool(value) for value in frame[code].tolist()]) for code in fields if code in seen}
+    bits = {code: pack_bits(frame[code].to_numpy()) for code in fields if code in seen}
     return bits, absent, unexpected
 
 

@@ -8,22 +8,32 @@ so XCom carries no personal data.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
-def pack_bits(values: list[bool]) -> str:
-    """Pack booleans into base64 text, eight per byte."""
-    packed = bytearray((len(values) + 7) // 8)
-    for index, value in enumerate(values):
-        if value:
-            packed[index >> 3] |= 1 << (index & 7)
-    return base64.b64encode(bytes(packed)).decode("ascii")
+def pack_bits(values: Sequence[bool] | np.ndarray) -> str:
+    """Pack booleans into base64 text, eight per byte; bit i of the batch is bit i % 8 of byte i // 8."""
+    import numpy as np
+
+    flags = np.asarray(values, dtype=bool)
+    return base64.b64encode(np.packbits(flags, bitorder="little").tobytes()).decode("ascii")
+
+
+def unpack_bits_array(text: str, count: int) -> np.ndarray:
+    """Return the first ``count`` booleans packed by :func:`pack_bits`, as a numpy array."""
+    import numpy as np
+
+    packed = np.frombuffer(base64.b64decode(text), dtype=np.uint8)
+    return np.unpackbits(packed, count=count, bitorder="little").astype(bool)
 
 
 def unpack_bits(text: str, count: int) -> list[bool]:
-    packed = base64.b64decode(text)
-    return [bool(packed[index >> 3] & (1 << (index & 7))) for index in range(count)]
+    return unpack_bits_array(text, count).tolist()
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class Measurement:
     signature_valid_bits: str | None
     signature_failures: dict[str, int] = field(default_factory=dict)
     access: list[AccessOutcome] = field(default_factory=list)
+    duplicate_keys: int = 0  # keys repeated within one JSON object; the decoder kept the last value
 
     @property
     def schema_drift(self) -> bool:
@@ -67,8 +78,8 @@ class Measurement:
         values["access"] = [AccessOutcome(**item) for item in values.get("access") or []]
         return cls(**values)
 
-    def presence(self, field_code: str) -> list[bool]:
-        return unpack_bits(self.presence_bits[field_code], self.record_count)
+    def presence(self, field_code: str) -> np.ndarray:
+        return unpack_bits_array(self.presence_bits[field_code], self.record_count)
 
 
 @dataclass(frozen=True)
