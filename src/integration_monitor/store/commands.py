@@ -22,6 +22,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     upgrade.set_defaults(handler=run_upgrade)
     current = store_commands.add_parser("current", help="print the store's URL (password hidden) and revision")
     current.set_defaults(handler=run_current)
+    compact = store_commands.add_parser(
+        "compact",
+        help="delete raw checks and verdicts older than the retention period, once the hourly tables hold them",
+    )
+    compact.add_argument("--keep-days", type=float, default=None,
+                         help="days of raw rows to keep (default: 35, longer than the dashboard's 30-day window)")
+    compact.add_argument("--store-url", default=None, help="status store URL (default: INTEGRATION_MONITOR_STORE_URL)")
+    compact.set_defaults(handler=run_compact)
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -54,4 +62,24 @@ def run_current(args: argparse.Namespace) -> int:
     from integration_monitor.store.migrate import current_revision
 
     print(f"{redact(store_url())}\t{current_revision() or '(empty)'}")
+    return 0
+
+
+def run_compact(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from integration_monitor.store.engine import redact, session_factory, store_url
+    from integration_monitor.store.migrate import upgrade
+    from integration_monitor.store.retention import DEFAULT_KEEP_DAYS, compact
+
+    keep_days = DEFAULT_KEEP_DAYS if args.keep_days is None else args.keep_days
+    if keep_days <= 0:
+        print(f"error: --keep-days must be positive, got {keep_days}", file=sys.stderr)
+        return 2
+    upgrade(args.store_url)
+    result = compact(session_factory(args.store_url), dt.timedelta(days=keep_days))
+    print(f"{redact(args.store_url or store_url())}: deleted {result.checks_deleted:,} checks, "
+          f"{result.field_rows_deleted:,} field rows, {result.access_rows_deleted:,} access rows and "
+          f"{result.verdicts_deleted:,} service verdicts older than {result.cutoff.isoformat(timespec='seconds')} "
+          f"in {result.seconds:.1f} s")
     return 0
