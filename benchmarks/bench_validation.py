@@ -14,7 +14,7 @@ Measured, alternating the two sides in each repetition:
 
 Both must give the same completeness and missing count for every field. Peak memory of the
 GX path is measured in a separate pass with tracemalloc, against the memory that the batch
-itself holds (see ``measure_memory``); the XCom hand-off between the two tasks (packing the
+itself holds (see ``traced_records``); the XCom hand-off between the two tasks (packing the
 bits in fetch, unpacking them in validate) is timed on its own.
 """
 
@@ -25,7 +25,6 @@ import statistics
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 from typing import Any
 
 from common import PROJECT_ROOT, Result, argument_parser, finish, ratio
@@ -72,12 +71,19 @@ def plain_pandas_figures(records: list[dict[str, Any]], fields: list[str]) -> di
     return figures
 
 
-def gx_path(records: list[dict[str, Any]], fields: list[str], suite: dict[str, Any], signed: list[bool]) -> Any:
+def gx_path(records: list[dict[str, Any]], fields: list[str], suite: dict[str, Any], signed: list[bool],
+            split: list[tuple[float, float]] | None = None) -> Any:
+    """Run the GX path; with ``split``, append the seconds of its two steps to it."""
     from integration_monitor.completeness import presence_frame
     from integration_monitor.validation.run import validate_presence
 
+    started = time.perf_counter()
     presence = presence_frame(records, fields)
-    return validate_presence(presence, signed, signed, suite)
+    middle = time.perf_counter()
+    outcome = validate_presence(presence, signed, signed, suite)
+    if split is not None:
+        split.append((middle - started, time.perf_counter() - middle))
+    return outcome
 
 
 def compare(outcome: Any, plain: dict[str, tuple[float, int]]) -> tuple[bool, float, int]:
@@ -105,30 +111,34 @@ def measure_hand_off(presence: Any) -> float:
     return time.perf_counter() - started
 
 
-def measure_memory(fields: list[str], suite: dict[str, Any], signed: list[bool], count: int, seed: int) -> dict[str, float]:
-    """Return the batch's own size and the GX path's peak, both in MiB, from tracemalloc.
+def traced_records(count: int, fields: list[str]) -> tuple[list[dict[str, Any]], float]:
+    """Build the batch under tracemalloc; return it and the MiB it holds.
 
     tracemalloc counts every allocation made through Python's and numpy's allocators, so the
-    figure belongs to this step alone. Resident-set deltas would also count pages that the
-    allocator keeps after earlier steps and imports, and the process's high-water mark cannot
-    be reset between steps without a kernel interface. The batch's size is what building the
-    record list allocated and still holds.
+    figures belong to the measured step alone. A resident-set delta would also count pages
+    that the allocator keeps from earlier steps and imports, and the process's high-water mark
+    cannot be reset between steps without a kernel interface.
     """
     from tests.validation.benchmark_validation import make_records
 
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    records = make_records(count, fields, seed=seed)
-    batch = tracemalloc.get_traced_memory()[0] - before
+    records = make_records(count, fields)
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return records, held / 2**20
 
+
+def traced_peak(records: list[dict[str, Any]], fields: list[str], suite: dict[str, Any], signed: list[bool]) -> float:
+    """Return the MiB that the GX path allocates at its peak, beyond what existed before it."""
     gc.collect()
-    tracemalloc.reset_peak()
+    tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
     gx_path(records, fields, suite, signed)
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
-    return {"batch_mib": batch / 2**20, "peak_mib": peak / 2**20}
+    return peak / 2**20
 
 
 def main() -> int:
@@ -141,7 +151,6 @@ def main() -> int:
     import numpy as np
 
     from integration_monitor.catalog.loader import load_catalog
-    from tests.validation.benchmark_validation import make_records
 
     result = Result("validation")
     catalog = load_catalog(PROJECT_ROOT / "include" / "appendix_data")
@@ -153,14 +162,15 @@ def main() -> int:
     result.figure("expectations", len(suite["expectations"]))
 
     started = time.perf_counter()
-    records = make_records(count, fields)
+    records, batch_mib = traced_records(count, fields)
     result.figure("generate_records_s", time.perf_counter() - started)
+    result.figure("batch_size_mib", batch_mib)
 
     started = time.perf_counter()
     gx_path(records[:1000], fields, suite, signed[:1000])
     result.figure("first_validation_with_gx_import_s", time.perf_counter() - started)
 
-    gx_times, plain_times = [], []
+    gx_times, plain_times, split = [], [], []
     outcome, plain = None, None
     for repetition in range(max(1, args.repeat)):
         sides = [("gx", gx_times), ("plain", plain_times)]
@@ -168,21 +178,16 @@ def main() -> int:
             gc.collect()
             started = time.perf_counter()
             if side == "gx":
-                outcome = gx_path(records, fields, suite, signed)
+                outcome = gx_path(records, fields, suite, signed, split)
             else:
                 plain = plain_pandas_figures(records, fields)
             times.append(time.perf_counter() - started)
 
     from integration_monitor.completeness import presence_frame
 
-    started = time.perf_counter()
+    result.figure("presence_frame_s", [round(first, 3) for first, _second in split])
+    result.figure("validate_presence_s", [round(second, 3) for _first, second in split])
     presence = presence_frame(records, fields)
-    result.figure("presence_frame_s", time.perf_counter() - started)
-    started = time.perf_counter()
-    from integration_monitor.validation.run import validate_presence
-
-    validate_presence(presence, signed, signed, suite)
-    result.figure("validate_presence_s", time.perf_counter() - started)
     result.figure("xcom_hand_off_s", measure_hand_off(presence))
     del presence
 
@@ -195,10 +200,8 @@ def main() -> int:
     result.figure("largest_completeness_difference", largest)
     result.figure("fields_differing", differing)
 
-    del records
-    memory = measure_memory(fields, suite, signed, count, seed=7)
-    result.figure("batch_size_mib", memory["batch_mib"])
-    result.figure("gx_path_peak_mib", memory["peak_mib"])
+    peak_mib = result.figure("gx_path_peak_mib", traced_peak(records, fields, suite, signed))
+    memory = {"peak_mib": peak_mib, "batch_mib": batch_mib}
 
     result.target("GX path time / plain pandas time", ratio(gx_median, plain_median), 3,
                   note="figures identical" if identical else f"{differing} fields differ")
