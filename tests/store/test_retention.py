@@ -111,6 +111,34 @@ def test_compact_rejects_non_positive_period(tmp_path):
         compact(session_factory(url), dt.timedelta(0), now=END)
 
 
+def test_compact_rejects_detail_longer_than_checks(tmp_path):
+    url = f"sqlite:///{tmp_path / 'status.db'}"
+    upgrade(url)
+
+    with pytest.raises(ValueError, match="cannot be kept longer"):
+        compact(session_factory(url), KEEP, now=END, keep_detail=2 * KEEP)
+
+
+def test_compact_drops_old_detail_sooner(store: str, catalog):
+    fill(store, catalog)
+    newest = {}
+    with session_factory(store)() as session:
+        for code, check_id in session.execute(select(DatabaseCheck.database_code, func.max(DatabaseCheck.id))
+                                              .group_by(DatabaseCheck.database_code)):
+            newest[code] = check_id
+    newest_fields = count(store, FieldCheck, FieldCheck.check_id.in_(newest.values()))
+
+    compact(session_factory(store), 2 * KEEP, now=END, keep_detail=KEEP / 2)
+
+    assert count(store, DatabaseCheck, DatabaseCheck.checked_at < END - KEEP) > 0
+    old_checks = select(DatabaseCheck.id).where(DatabaseCheck.checked_at < END - KEEP / 2)
+    assert count(store, FieldCheck, FieldCheck.check_id.in_(old_checks)) == 0
+    assert count(store, ServiceAccess, ServiceAccess.check_id.in_(old_checks)) == 0
+    assert count(store, FieldCheck, FieldCheck.check_id.in_(newest.values())) == newest_fields
+    recent_checks = select(DatabaseCheck.id).where(DatabaseCheck.checked_at >= END - KEEP / 2)
+    assert count(store, FieldCheck, FieldCheck.check_id.in_(recent_checks)) > 0
+
+
 def test_store_compact_command(catalog, tmp_path):
     url = f"sqlite:///{tmp_path / 'status.db'}"
     fill(url, catalog, days=40)
@@ -135,4 +163,16 @@ def test_store_compact_command_rejects_zero_days(tmp_path):
     )
 
     assert completed.returncode == 2
-    assert "--keep-days must be positive" in completed.stderr
+    assert "must be positive" in completed.stderr
+
+
+def test_compact_keeps_detail_of_newest_checks(store: str, catalog):
+    fill(store, catalog)
+
+    compact(session_factory(store), dt.timedelta(days=60), now=END + dt.timedelta(days=30), keep_detail=KEEP)
+
+    newest = select(func.max(DatabaseCheck.id)).group_by(DatabaseCheck.database_code)
+    answered = count(store, DatabaseCheck, DatabaseCheck.id.in_(newest), DatabaseCheck.record_count > 0)
+    assert answered > 0
+    assert count(store, FieldCheck, FieldCheck.check_id.in_(newest)) > 0
+    assert count(store, FieldCheck, FieldCheck.check_id.not_in(newest)) == 0

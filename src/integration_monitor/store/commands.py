@@ -28,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     compact.add_argument("--keep-days", type=float, default=None,
                          help="days of raw rows to keep (default: 35, longer than the dashboard's 30-day window)")
+    compact.add_argument("--keep-detail-days", type=float, default=None,
+                         help="days of field and service-access rows to keep, at most --keep-days (default: 7)")
     compact.add_argument("--store-url", default=None, help="status store URL (default: INTEGRATION_MONITOR_STORE_URL)")
     compact.set_defaults(handler=run_compact)
 
@@ -70,14 +72,20 @@ def run_compact(args: argparse.Namespace) -> int:
 
     from integration_monitor.store.engine import redact, session_factory, store_url
     from integration_monitor.store.migrate import upgrade
-    from integration_monitor.store.retention import DEFAULT_KEEP_DAYS, compact
+    from integration_monitor.store.retention import DEFAULT_KEEP_DAYS, DEFAULT_KEEP_DETAIL_DAYS, compact
 
     keep_days = DEFAULT_KEEP_DAYS if args.keep_days is None else args.keep_days
-    if keep_days <= 0:
-        print(f"error: --keep-days must be positive, got {keep_days}", file=sys.stderr)
+    detail_days = min(DEFAULT_KEEP_DETAIL_DAYS, keep_days) if args.keep_detail_days is None else args.keep_detail_days
+    if keep_days <= 0 or detail_days <= 0:
+        print(f"error: --keep-days and --keep-detail-days must be positive, got {keep_days} and {detail_days}",
+              file=sys.stderr)
+        return 2
+    if detail_days > keep_days:
+        print(f"error: --keep-detail-days ({detail_days}) cannot exceed --keep-days ({keep_days})", file=sys.stderr)
         return 2
     upgrade(args.store_url)
-    result = compact(session_factory(args.store_url), dt.timedelta(days=keep_days))
+    result = compact(session_factory(args.store_url), dt.timedelta(days=keep_days),
+                     keep_detail=dt.timedelta(days=detail_days))
     print(f"{redact(args.store_url or store_url())}: deleted {result.checks_deleted:,} checks, "
           f"{result.field_rows_deleted:,} field rows, {result.access_rows_deleted:,} access rows and "
           f"{result.verdicts_deleted:,} service verdicts older than {result.cutoff.isoformat(timespec='seconds')} "
