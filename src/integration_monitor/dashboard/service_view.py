@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -125,6 +125,17 @@ def service_timeline(session: Session, number: int, window: Window, now: dt.date
     return Timeline(window=window, start=start, end=now, ready_share=share, segments=segments)
 
 
+@dataclass(slots=True)
+class _Piece:
+    """A stretch of one state, before merging; plain fields, because a timeline has one per hour."""
+
+    start: dt.datetime
+    end: dt.datetime
+    state: str
+    ready_share: float | None
+    reasons: set[str] = field(default_factory=set)
+
+
 def _raw_segments(session: Session, number: int, start: dt.datetime, end: dt.datetime) -> list[TimelineSegment]:
     rows = session.execute(
         select(ServiceStatusRow.evaluated_at, ServiceStatusRow.ready, ServiceStatusRow.reasons)
@@ -132,29 +143,32 @@ def _raw_segments(session: Session, number: int, start: dt.datetime, end: dt.dat
                ServiceStatusRow.evaluated_at <= end)
         .order_by(ServiceStatusRow.evaluated_at)
     ).all()
-    pieces: list[TimelineSegment] = []
+    pieces: list[_Piece] = []
     cursor = start
     for index, row in enumerate(rows):
         if row.evaluated_at > cursor:
-            pieces.append(TimelineSegment(start=cursor, end=row.evaluated_at, state="no_result", ready_share=None))
+            pieces.append(_Piece(start=cursor, end=row.evaluated_at, state="no_result", ready_share=None))
         following = rows[index + 1].evaluated_at if index + 1 < len(rows) else end
         stop = min(following, row.evaluated_at + VERDICT_VALIDITY, end)
-        kinds = sorted({reason.get("kind") for reason in row.reasons or [] if reason.get("kind")})
-        pieces.append(TimelineSegment(start=row.evaluated_at, end=stop, state="ready" if row.ready else "not_ready",
-                                      ready_share=1.0 if row.ready else 0.0, reasons=kinds))
+        kinds = {reason.get("kind") for reason in row.reasons or [] if reason.get("kind")}
+        pieces.append(_Piece(start=row.evaluated_at, end=stop, state="ready" if row.ready else "not_ready",
+                             ready_share=1.0 if row.ready else 0.0, reasons=kinds))
         cursor = stop
     if cursor < end:
-        pieces.append(TimelineSegment(start=cursor, end=end, state="no_result", ready_share=None))
+        pieces.append(_Piece(start=cursor, end=end, state="no_result", ready_share=None))
     return _merge(pieces)
 
 
 def _hourly_segments(session: Session, number: int, start: dt.datetime, end: dt.datetime) -> list[TimelineSegment]:
+    # Columns rather than ORM objects: a 30-day window reads 720 rows, and building an ORM
+    # object per row cost more than the query itself.
     rows = {
         row.hour_start: row
-        for row in session.scalars(
-            select(ServiceHourly).where(ServiceHourly.service_number == number,
-                                        ServiceHourly.hour_start >= hour_floor(start),
-                                        ServiceHourly.hour_start <= end)
+        for row in session.execute(
+            select(ServiceHourly.hour_start, ServiceHourly.evaluations, ServiceHourly.ready_count,
+                   ServiceHourly.block_kinds)
+            .where(ServiceHourly.service_number == number, ServiceHourly.hour_start >= hour_floor(start),
+                   ServiceHourly.hour_start <= end)
         )
     }
     pieces = []
@@ -163,7 +177,7 @@ def _hourly_segments(session: Session, number: int, start: dt.datetime, end: dt.
         piece_start, piece_end = max(hour, start), min(hour + HOUR, end)
         row = rows.get(hour)
         if row is None or row.evaluations == 0:
-            pieces.append(TimelineSegment(start=piece_start, end=piece_end, state="no_result", ready_share=None))
+            pieces.append(_Piece(start=piece_start, end=piece_end, state="no_result", ready_share=None))
         else:
             share = row.ready_count / row.evaluations
             state = "mixed"
@@ -171,28 +185,27 @@ def _hourly_segments(session: Session, number: int, start: dt.datetime, end: dt.
                 state = "ready"
             elif share == 0:
                 state = "not_ready"
-            kinds = sorted(Counter(row.block_kinds or {}))
-            pieces.append(TimelineSegment(start=piece_start, end=piece_end, state=state, ready_share=share,
-                                          reasons=kinds))
+            pieces.append(_Piece(start=piece_start, end=piece_end, state=state, ready_share=share,
+                                 reasons=set(row.block_kinds or {})))
         hour += HOUR
     return _merge(pieces)
 
 
-def _merge(pieces: list[TimelineSegment]) -> list[TimelineSegment]:
+def _merge(pieces: list[_Piece]) -> list[TimelineSegment]:
     """Join adjacent pieces of the same state; a joined share is weighted by duration."""
-    merged: list[TimelineSegment] = []
+    merged: list[_Piece] = []
     for piece in pieces:
         if piece.end <= piece.start:
             continue
         last = merged[-1] if merged else None
         if last is None or last.state != piece.state or last.end != piece.start:
-            merged.append(piece)
+            merged.append(_Piece(piece.start, piece.end, piece.state, piece.ready_share, set(piece.reasons)))
             continue
-        share = last.ready_share
         if last.ready_share is not None and piece.ready_share is not None:
             first = (last.end - last.start).total_seconds()
             second = (piece.end - piece.start).total_seconds()
-            share = (last.ready_share * first + piece.ready_share * second) / (first + second)
-        merged[-1] = TimelineSegment(start=last.start, end=piece.end, state=last.state, ready_share=share,
-                                     reasons=sorted(set(last.reasons) | set(piece.reasons)))
-    return merged
+            last.ready_share = (last.ready_share * first + piece.ready_share * second) / (first + second)
+        last.end = piece.end
+        last.reasons |= piece.reasons
+    return [TimelineSegment(start=item.start, end=item.end, state=item.state, ready_share=item.ready_share,
+                            reasons=sorted(item.reasons)) for item in merged]
