@@ -41,20 +41,25 @@ class StatusSnapshot:
 def load_snapshot(catalog: Catalog, store_url: str | None = None) -> StatusSnapshot:
     """Read the latest status of every database and service from the store."""
     from integration_monitor.store.engine import session_factory
-    from integration_monitor.store.repository import latest_checks, latest_service_statuses
 
     with session_factory(store_url)() as session:
-        checks = latest_checks(session)
-        statuses = latest_service_statuses(session)
-        databases = {
-            database.code: _database_snapshot(database.code, checks.get(database.code))
-            for database in catalog.databases
-        }
-        services = {
-            service.number: _service_snapshot(service.number, statuses.get(service.number))
-            for service in catalog.services
-        }
-    return StatusSnapshot(databases, services)
+        snapshot, _checks = read_snapshot(catalog, session)
+    return snapshot
+
+
+def read_snapshot(catalog: Catalog, session: Any) -> tuple[StatusSnapshot, dict[str, Any]]:
+    """Return the latest snapshot in an open session, and the database checks behind it."""
+    from integration_monitor.store.repository import latest_checks, latest_service_statuses
+
+    checks = latest_checks(session, [database.code for database in catalog.databases])
+    statuses = latest_service_statuses(session, [service.number for service in catalog.services])
+    databases = {
+        database.code: _database_snapshot(database.code, checks.get(database.code)) for database in catalog.databases
+    }
+    services = {
+        service.number: _service_snapshot(service.number, statuses.get(service.number)) for service in catalog.services
+    }
+    return StatusSnapshot(databases, services), checks
 
 
 def _database_snapshot(code: str, check: Any) -> DatabaseSnapshot:
@@ -133,7 +138,7 @@ def format_matrix(catalog: Catalog, snapshot: StatusSnapshot, language: str | No
             if code not in service.database_codes():
                 cells.append(" ·")
                 continue
-            cells.append(f" {_cell_mark(service.number, code, snapshot)}")
+            cells.append(f" {cell_mark(service.number, code, snapshot)}")
         verdict = snapshot.services[service.number].ready
         label = _("READY") if verdict else (_("NOT READY") if verdict is False else _("NO RESULT"))
         name = service.name_en if english else service.name
@@ -160,7 +165,8 @@ def format_matrix(catalog: Catalog, snapshot: StatusSnapshot, language: str | No
     return "\n".join(lines)
 
 
-def _cell_mark(service_number: int, database_code: str, snapshot: StatusSnapshot) -> str:
+def cell_mark(service_number: int, database_code: str, snapshot: StatusSnapshot) -> str:
+    """Return the matrix mark of one service and database (see ``CELL_MARKS``)."""
     database = snapshot.databases[database_code]
     if database.status is None:
         return CELL_MARKS[None]

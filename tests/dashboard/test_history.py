@@ -81,8 +81,8 @@ def test_verdicts_follow_the_rollup_rule(tmp_path, catalog):
     generate(url, catalog, start=END - dt.timedelta(days=2))
 
     with session_factory(url)() as session:
-        expected = {verdict.service_number: verdict for verdict in evaluate_services(catalog, latest_checks(session))}
-        stored = latest_service_statuses(session)
+        expected = {verdict.service_number: verdict for verdict in evaluate_services(catalog, latest_checks(session, [database.code for database in catalog.databases]))}
+        stored = latest_service_statuses(session, [service.number for service in catalog.services])
         for number, verdict in expected.items():
             assert stored[number].ready == verdict.ready, number
             assert [reason["kind"] for reason in stored[number].reasons] == [reason.kind.value for reason in verdict.reasons]

@@ -269,7 +269,7 @@ def test_matrix_reasons_and_since(store, catalog):
     service = next(item for item in matrix.services if item.number == 7)
     cell = service.cells[0]
     assert (cell.database_code, cell.status.value, cell.mark, cell.label) == ("dan_cu", "BROKEN", "✗", "Connection broken")
-    assert cell.reasons == ["National population database: connection broken (timeout)"]
+    assert cell.reasons == ["National population database: connection broken (timed out)"]
     assert service.ready is False
     assert service.not_ready_since == NOW - dt.timedelta(minutes=10)
     other = next(item for item in matrix.services if item.number == 8)

@@ -69,7 +69,7 @@ def test_latest_check_per_database(store):
         save_check(session, check("run-1", status="BROKEN"))
         save_check(session, check("run-2", status="OK", at=T0 + dt.timedelta(minutes=15)))
     with session_factory(store)() as session:
-        latest = latest_checks(session)
+        latest = latest_checks(session, ["dan_cu"])
         assert latest["dan_cu"].run_id == "run-2"
         assert latest["dan_cu"].checked_at == T0 + dt.timedelta(minutes=15)
         assert latest["dan_cu"].checked_at.tzinfo is not None

@@ -22,7 +22,7 @@ from integration_monitor.dashboard.schemas import (
     WindowFigures,
 )
 from integration_monitor.dashboard.labels import check_problems
-from integration_monitor.dashboard.latest import latest_checks
+from integration_monitor.store.repository import latest_checks
 from integration_monitor.store.repository import SCOPE_DATABASE
 
 

@@ -8,7 +8,7 @@ from integration_monitor.dashboard.incidents import open_incident_starts
 from integration_monitor.dashboard.schemas import CellStatus, Matrix, MatrixCell, MatrixDatabase, MatrixService
 from integration_monitor.dashboard.labels import check_problems
 from integration_monitor.dashboard.latest import load_latest_snapshot
-from integration_monitor.report import CELL_MARKS, StatusSnapshot, _cell_mark, describe_reason
+from integration_monitor.report import CELL_MARKS, StatusSnapshot, cell_mark, describe_reason
 from integration_monitor.store.repository import SCOPE_DATABASE, SCOPE_SERVICE
 
 # The report's marks, read back as statuses, so the page and the CLI matrix never disagree.
@@ -22,7 +22,7 @@ _STATUS_BY_MARK = {
 
 
 def cell_status(snapshot: StatusSnapshot, service_number: int, database_code: str) -> CellStatus:
-    return _STATUS_BY_MARK[_cell_mark(service_number, database_code, snapshot)]
+    return _STATUS_BY_MARK[cell_mark(service_number, database_code, snapshot)]
 
 
 def cell_label(ctx: ViewContext, status: CellStatus) -> str:

@@ -77,7 +77,7 @@ def run_rollup(catalog: Catalog, run_id: str, evaluated_at: dt.datetime, store_u
 
     changes: list[dict] = []
     with session_factory(store_url).begin() as session:
-        checks = latest_checks(session)
+        checks = latest_checks(session, [database.code for database in catalog.databases])
         verdicts = evaluate_services(catalog, checks)
         save_service_verdicts(session, run_id, evaluated_at, verdicts)
         for verdict in verdicts:

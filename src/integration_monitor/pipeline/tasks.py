@@ -125,6 +125,17 @@ def _notify(recorded, context: dict[str, Any]) -> None:  # type: ignore[no-untyp
         log.exception("Alerting failed for %s; the check is recorded", recorded.result.database_code)
 
 
+def _refresh_dashboard_aggregates() -> None:
+    """Sum the new rows into the dashboard's hourly tables, so pages never wait for it."""
+    try:
+        from integration_monitor.dashboard.aggregate import refresh_aggregates
+        from integration_monitor.store.engine import session_factory
+
+        refresh_aggregates(session_factory())
+    except Exception:  # noqa: BLE001 - the dashboard catches up on its next refresh
+        log.exception("Refreshing the dashboard's hourly tables failed; the pages will refresh them")
+
+
 def rollup_task(context: dict[str, Any]) -> dict[str, Any]:
     from integration_monitor.pipeline.rollup_step import run_rollup
 
@@ -139,6 +150,7 @@ def rollup_task(context: dict[str, Any]) -> dict[str, Any]:
             on_services_evaluated(changes, context)
         except Exception:  # noqa: BLE001 - alerting must never stop the monitoring
             log.exception("Alerting failed for the service rollup %s; the verdicts are recorded", run_id)
+    _refresh_dashboard_aggregates()
     ready = [item["service_number"] for item in changes if item["ready"]]
     not_ready = [item["service_number"] for item in changes if not item["ready"]]
     return {"ready": ready, "not_ready": not_ready}

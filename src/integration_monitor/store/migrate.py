@@ -25,9 +25,11 @@ def upgrade(url: str | None = None, revision: str = "heads") -> None:
 
 
 def current_revision(url: str | None = None) -> str | None:
+    """Return the applied revisions, comma-separated (the store has one branch per feature)."""
     from alembic.runtime.migration import MigrationContext
 
     from integration_monitor.store.engine import get_engine
 
     with get_engine(url).connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ", ".join(sorted(heads)) or None

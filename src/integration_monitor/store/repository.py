@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from integration_monitor.status import ServiceVerdict
@@ -100,49 +100,48 @@ def save_service_verdicts(
     return rows
 
 
-def latest_checks(session: Session, database_codes: Sequence[str] | None = None) -> dict[str, DatabaseCheck]:
-    """Return the most recent check of each database, with its fields and access rows loaded."""
-    newest = (
-        select(DatabaseCheck.database_code, func.max(DatabaseCheck.checked_at).label("checked_at"))
-        .group_by(DatabaseCheck.database_code)
-        .subquery()
-    )
-    query = (
+def latest_checks(session: Session, database_codes: Iterable[str]) -> dict[str, DatabaseCheck]:
+    """Return the newest check of each listed database, with its field and access rows loaded.
+
+    Each database costs one seek on the (database_code, checked_at) index, newest first, so the
+    cost does not grow with the history (a GROUP BY over a year of 5-minute checks took 1.5 s).
+    """
+    ids = [
+        check_id
+        for code in database_codes
+        if (check_id := session.scalar(
+            select(DatabaseCheck.id)
+            .where(DatabaseCheck.database_code == code)
+            .order_by(DatabaseCheck.checked_at.desc(), DatabaseCheck.id.desc())
+            .limit(1)
+        )) is not None
+    ]
+    if not ids:
+        return {}
+    checks = session.scalars(
         select(DatabaseCheck)
-        .join(
-            newest,
-            (DatabaseCheck.database_code == newest.c.database_code)
-            & (DatabaseCheck.checked_at == newest.c.checked_at),
-        )
+        .where(DatabaseCheck.id.in_(ids))
         .options(selectinload(DatabaseCheck.fields), selectinload(DatabaseCheck.access))
     )
-    if database_codes is not None:
-        query = query.where(DatabaseCheck.database_code.in_(list(database_codes)))
-    checks: dict[str, DatabaseCheck] = {}
-    for check in session.scalars(query):
-        previous = checks.get(check.database_code)
-        if previous is None or check.id > previous.id:
-            checks[check.database_code] = check
-    return checks
+    return {check.database_code: check for check in checks}
 
 
-def latest_service_statuses(session: Session) -> dict[int, ServiceStatusRow]:
-    newest = (
-        select(ServiceStatusRow.service_number, func.max(ServiceStatusRow.evaluated_at).label("evaluated_at"))
-        .group_by(ServiceStatusRow.service_number)
-        .subquery()
-    )
-    query = select(ServiceStatusRow).join(
-        newest,
-        (ServiceStatusRow.service_number == newest.c.service_number)
-        & (ServiceStatusRow.evaluated_at == newest.c.evaluated_at),
-    )
-    rows: dict[int, ServiceStatusRow] = {}
-    for row in session.scalars(query):
-        previous = rows.get(row.service_number)
-        if previous is None or row.id > previous.id:
-            rows[row.service_number] = row
-    return rows
+def latest_service_statuses(session: Session, service_numbers: Iterable[int]) -> dict[int, ServiceStatusRow]:
+    """Return the newest rollup verdict of each listed service, one index seek per service."""
+    ids = [
+        row_id
+        for number in service_numbers
+        if (row_id := session.scalar(
+            select(ServiceStatusRow.id)
+            .where(ServiceStatusRow.service_number == number)
+            .order_by(ServiceStatusRow.evaluated_at.desc(), ServiceStatusRow.id.desc())
+            .limit(1)
+        )) is not None
+    ]
+    if not ids:
+        return {}
+    rows = session.scalars(select(ServiceStatusRow).where(ServiceStatusRow.id.in_(ids)))
+    return {row.service_number: row for row in rows}
 
 
 def open_incident(session: Session, scope: str, subject: str) -> Incident | None:
