@@ -124,7 +124,7 @@ def test_vietnamese_opening_alert():
     assert "Cơ sở dữ liệu: CSDL khám chữa bệnh (kham_chua_benh)" in lines
     assert "Bộ, ngành chủ quản: Bộ Y tế" in lines
     assert "Bắt đầu từ: 22:00 ngày 05/01/2026 (giờ Việt Nam, UTC+7)" in lines
-    assert "Loại lỗi: cấu trúc dữ liệu thay đổi: thiếu trường bắt buộc (schema_drift)" in lines
+    assert "Loại lỗi: cấu trúc dữ liệu thay đổi (trường bị đổi tên hoặc bỏ) (schema_drift)" in lines
     assert "Lần kiểm tra gần nhất: HTTP 200; số bản ghi: 250; số lần thử: 1; thời gian phản hồi: 1,2 giây" in lines
     assert "Trường không có trong bản ghi nào (1): MA_THE_BHYT" in lines
     assert "Trường chưa đạt ngưỡng đầy đủ dữ liệu (1): NGAY_SINH 87,5% (ngưỡng 95%)" in lines
@@ -154,7 +154,7 @@ def test_reminder_and_recovery_titles():
                              past_failure_kinds=("http_5xx", "timeout")), "vi")
     assert recovered.title == "[Đã khôi phục] CSDL khám chữa bệnh: hoạt động trở lại sau 1 ngày 3 giờ gián đoạn"
     assert "Thời gian gián đoạn: 1 ngày 3 giờ" in recovered.text
-    assert "Lỗi trong thời gian gián đoạn: lỗi máy chủ HTTP (5xx), quá thời gian chờ phản hồi" in recovered.text
+    assert "Lỗi trong thời gian gián đoạn: lỗi máy chủ HTTP (5xx), quá thời gian chờ" in recovered.text
     assert "Dịch vụ công đã bị ảnh hưởng (2):" in recovered.text
     assert "Lần kiểm tra gần nhất" not in recovered.text
 

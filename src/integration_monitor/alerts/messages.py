@@ -16,6 +16,7 @@ from babel.numbers import format_decimal, format_percent
 
 from integration_monitor.alerts.models import AlertKind
 from integration_monitor.i18n import Translate, resolve_language, translator
+from integration_monitor.labels import block_kind_label, failure_kind_label
 from integration_monitor.service_codes import service_code
 
 # Vietnam has kept UTC+7 without daylight saving time since June 1975 (tz database, Asia/Ho_Chi_Minh).
@@ -155,12 +156,12 @@ def _sections(event: AlertEvent, _: Translate, lang: str) -> list[tuple[str | No
     if event.kind is not AlertKind.RECOVERED:
         sections.append((None, _what_lines(event, _, lang)))
     elif event.past_failure_kinds:
-        kinds = ", ".join(failure_words(kind, _) for kind in event.past_failure_kinds)
+        kinds = ", ".join(failure_kind_label(kind, lang) for kind in event.past_failure_kinds)
         sections.append((None, [_("Failure during the outage: {kinds}", kinds=kinds)]))
 
     if event.blocks:
         sections.append((_("Blocking problems:"), [
-            _("{database}: {problem}", database=_database_label(block.database, lang), problem=block_words(block.kind, _))
+            _("{database}: {problem}", database=_database_label(block.database, lang), problem=block_kind_label(block.kind, lang))
             for block in event.blocks
         ]))
 
@@ -200,7 +201,7 @@ def _when_lines(event: AlertEvent, _: Translate, lang: str) -> list[str]:
 def _what_lines(event: AlertEvent, _: Translate, lang: str) -> list[str]:
     lines = [_("Status: {status} ({words})", status=event.status, words=status_words(event.status, _))]
     if event.failure_kind:
-        lines.append(_("Failure kind: {words} ({kind})", words=failure_words(event.failure_kind, _), kind=event.failure_kind))
+        lines.append(_("Failure kind: {words} ({kind})", words=failure_kind_label(event.failure_kind, lang), kind=event.failure_kind))
     figures = event.figures
     if figures is None:
         return lines
@@ -257,40 +258,6 @@ def status_words(status: str, _: Translate) -> str:
         "NOT_READY": _("not end-to-end ready"),
     }
     return words.get(status, status)
-
-
-def failure_words(kind: str, _: Translate) -> str:
-    words = {
-        "refused": _("connection refused"),
-        "dns": _("host name not resolved"),
-        "tls": _("TLS or certificate failure"),
-        "timeout": _("timed out"),
-        "http_4xx": _("HTTP client error (4xx)"),
-        "http_5xx": _("HTTP server error (5xx)"),
-        "rate_limited": _("rate limited"),
-        "unauthorized": _("authentication or permission refused"),
-        "invalid_payload": _("invalid response body"),
-        "truncated": _("truncated response"),
-        "oversized": _("response larger than the limit"),
-        "schema_drift": _("schema changed: required fields absent"),
-        "empty": _("no records returned"),
-        "task_error": _("error inside the monitoring task"),
-    }
-    return words.get(kind, kind)
-
-
-def block_words(kind: str, _: Translate) -> str:
-    words = {
-        "not_checked": _("not checked yet"),
-        "database_broken": _("connection broken"),
-        "no_data": _("no data returned"),
-        "fields_incomplete": _("required fields below the completeness threshold"),
-        "fields_missing": _("required fields absent"),
-        "signature_missing": _("records without a digital signature"),
-        "signature_invalid": _("invalid digital signatures"),
-        "access_denied": _("access refused for this service's code"),
-    }
-    return words.get(kind, kind)
 
 
 def format_time(moment: dt.datetime, _: Translate, lang: str) -> str:

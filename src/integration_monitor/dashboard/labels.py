@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from integration_monitor import labels as shared_labels
 from integration_monitor.dashboard.context import ViewContext
 from integration_monitor.dashboard.formatting import format_ratio
 from integration_monitor.store.models import DatabaseCheck
@@ -19,40 +20,11 @@ def database_status_label(ctx: ViewContext, status: str | None) -> str:
 
 
 def failure_kind_label(ctx: ViewContext, kind: str | None) -> str:
-    if kind is None:
-        return ""
-    _ = ctx._
-    labels = {
-        "refused": _("connection refused"),
-        "dns": _("host name not resolved (DNS)"),
-        "tls": _("TLS or certificate error"),
-        "timeout": _("timed out"),
-        "http_4xx": _("HTTP 4xx error"),
-        "http_5xx": _("server error (HTTP 5xx)"),
-        "rate_limited": _("rate limited"),
-        "unauthorized": _("not authorised"),
-        "invalid_payload": _("invalid response"),
-        "truncated": _("truncated response"),
-        "oversized": _("response too large"),
-        "schema_drift": _("fields renamed or dropped"),
-        "empty": _("no records"),
-    }
-    return labels.get(kind, kind)
+    return shared_labels.failure_kind_label(kind, ctx.language)
 
 
 def block_kind_label(ctx: ViewContext, kind: str) -> str:
-    _ = ctx._
-    labels = {
-        "not_checked": _("not checked yet"),
-        "database_broken": _("database broken"),
-        "no_data": _("no data"),
-        "fields_incomplete": _("fields incomplete"),
-        "fields_missing": _("fields absent"),
-        "signature_missing": _("signatures missing"),
-        "signature_invalid": _("signatures invalid"),
-        "access_denied": _("access refused"),
-    }
-    return labels.get(kind, kind)
+    return shared_labels.block_kind_label(kind, ctx.language)
 
 
 def timeline_state_label(ctx: ViewContext, state: str) -> str:
