@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from integration_monitor.status import ServiceVerdict
@@ -24,11 +25,26 @@ SCOPE_DATABASE = "database"
 SCOPE_SERVICE = "service"
 
 
+def lock_subject(session: Session, scope: str, subject: str) -> None:
+    """Make other writers of one database's or service's rows wait until this transaction ends.
+
+    On PostgreSQL this takes a transaction-level advisory lock keyed on the scope and subject,
+    so two record tasks of the same database cannot both find no open incident and open one
+    each, or both insert the same run's check. SQLite needs no lock: it has one write lock per
+    database file, and the callers here write (a delete) before they read.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(f"{scope}:{subject}".encode()).digest()[:8], "big", signed=True)
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def save_check(session: Session, result: CheckResult) -> DatabaseCheck:
     """Store one database check, replacing any earlier row of the same run.
 
     A cleared and re-run task therefore leaves exactly the rows of its last try.
     """
+    lock_subject(session, SCOPE_DATABASE, result.database_code)
     session.execute(
         delete(DatabaseCheck).where(
             DatabaseCheck.database_code == result.database_code, DatabaseCheck.run_id == result.run_id
@@ -187,6 +203,7 @@ def track_incident(
     Re-running the run that opened or closed an incident changes nothing, so retries and
     cleared tasks never open a second incident.
     """
+    lock_subject(session, scope, subject)
     incident = open_incident(session, scope, subject)
     if healthy:
         if incident is None:
