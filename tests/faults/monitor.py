@@ -1,10 +1,10 @@
 """One monitor shared by the fault, privacy and surface tests of a test session.
 
-It is the lead's local Airflow and stub server (``tests.pipeline.conftest.start_local_airflow``)
-with three additions: the stub server marks every personal field with a canary prefix, alerts
-go to a webhook receiver on 127.0.0.1, and every sweep keeps its output in a log file, so the
-privacy test can search all of it. Sharing it saves a start-up and several full sweeps per
-directory; the privacy test searches what every earlier test left behind.
+It is the local Airflow and stub server of ``tests.pipeline.conftest.start_local_airflow`` with
+three additions. The stub server marks every personal field with a canary prefix. Alerts go
+to a webhook receiver on 127.0.0.1. Every sweep keeps its output in a log file, so that the
+privacy test can search all of it. Sharing one monitor saves a start-up and several full
+sweeps per test directory, and the privacy test searches what every earlier test left behind.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ CANARY_ENV = "STUB_CANARY_PREFIX"
 WEBHOOK_CONN_ID = "im_faults_webhook"
 PEAK_RSS_PREFIX = "PEAK_RSS_KB "
 _RAN_LINE = re.compile(r"Ran (\S+) in ([0-9.]+) s: (\S+)")
+# The sweep prints one "<DAG id><tab><state>" line per DAG run when it ends.
+_STATE_LINE = re.compile(r"^(monitor_\w+)\t(\w+)$", re.MULTILINE)
 
 # Runs the sweep module and reports the process's peak resident set size on stderr. dag.test()
 # runs every task inside this process, so the peak covers the fetch of every DAG in the sweep.
@@ -51,7 +53,7 @@ _MEASURED_SWEEP = (
 
 
 class WebhookReceiver:
-    """Stores the body of every POST it receives; the alert channel of the shared monitor."""
+    """The shared monitor's alert channel: an HTTP server that stores the body of every POST."""
 
     def __init__(self) -> None:
         self.bodies: list[str] = []
@@ -137,19 +139,16 @@ class SharedMonitor:
             command += ["--only", *dag_ids]
         started = time.monotonic()
         with log_path.open("w", encoding="utf-8") as log_file:
-            completed = subprocess.run(command, env=self.env, stdout=subprocess.PIPE, stderr=log_file, text=True,
-                                       timeout=timeout, check=False)
+            completed = subprocess.run(command, env={**self.env, "PYTHONUNBUFFERED": "1"}, stdout=log_file,
+                                       stderr=subprocess.STDOUT, timeout=timeout, check=False)
         seconds = time.monotonic() - started
-        with log_path.open("a", encoding="utf-8") as log_file:
-            log_file.write(completed.stdout)
         assert completed.returncode == 0, f"sweep failed with exit {completed.returncode}; see {log_path}"
-        # Airflow's structured logs go to stdout, the wrapper's peak memory line to stderr.
-        log_file_text = log_path.read_text(encoding="utf-8", errors="replace")
 
-        states = dict(line.split("\t", 1) for line in completed.stdout.splitlines() if "\t" in line)
-        peak = next(int(line[len(PEAK_RSS_PREFIX):]) for line in log_file_text.splitlines()
+        log_text = log_path.read_text(encoding="utf-8", errors="replace")
+        states = {match[1]: match[2] for match in _STATE_LINE.finditer(log_text)}
+        peak = next(int(line[len(PEAK_RSS_PREFIX):]) for line in log_text.splitlines()
                     if line.startswith(PEAK_RSS_PREFIX))
-        dag_seconds = {match[1]: float(match[2]) for match in _RAN_LINE.finditer(log_file_text)}
+        dag_seconds = {match[1]: float(match[2]) for match in _RAN_LINE.finditer(log_text)}
         return SweepResult(states, seconds, peak / 1024, dag_seconds, log_path)
 
     def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
@@ -169,6 +168,15 @@ class SharedMonitor:
         scenario = {"name": f"test-{uuid.uuid4().hex[:8]}", "databases": entries}
         response = self.admin("POST", "/admin/scenarios/load", {"scenario": scenario})
         assert response.status_code == 200, response.text
+
+    def close_incidents(self, *database_codes: str) -> None:
+        """Sweep the given databases healthy if an earlier test left an incident of theirs open."""
+        names = ", ".join(f"'{code}'" for code in database_codes)
+        still_open = self.rows(f"select distinct subject from incidents where scope = 'database' "
+                               f"and closed_at is null and subject in ({names})")
+        if still_open:
+            self.set_scenarios({})
+            self.sweep(*(f"monitor_{row['subject']}" for row in still_open))
 
     def load_scenario(self, name: str) -> None:
         self.airflow.stub.load(name)

@@ -1,10 +1,10 @@
 """Every connection and payload fault of the stub server, injected into real DAG runs.
 
-Three sweeps of all sixteen monitoring DAGs: the first puts one fault on each database, the
-second repeats most faults (an incident must not alert twice) and moves the rest onto the
-databases that stayed OK, the third makes every database healthy again. Each fault must end
-in its named kind, a stored check, one opening alert and, after the reset, a closed incident
-with one recovery alert. The observations are written to ``results/fault_matrix.json``, from
+Three sweeps run all sixteen monitoring DAGs. The first puts one fault on each database. The
+second repeats most faults, because an open incident must not alert twice, and moves the rest
+onto the databases that stayed OK. The third makes every database healthy again. Each fault
+must end in its named kind, a stored check, one opening alert and, after the reset, a closed
+incident with one recovery alert. The observations are written to ``results/fault_matrix.json``, from
 which ``render_table.py`` regenerates ``docs/faults.md``.
 """
 
@@ -132,6 +132,7 @@ def _task_states(monitor: SharedMonitor, run_ids: dict[str, str]) -> dict[str, d
 def matrix(monitor: SharedMonitor, catalog) -> MatrixRun:  # type: ignore[no-untyped-def]
     drift_field = next(entry for entry in catalog.service(20).databases if entry.database == "dat_dai").required_fields[0]
     faults = fault_list(drift_field)
+    monitor.close_incidents(*(database.code for database in catalog.databases))
     checks, states, task_states, rollup_runs, seconds = [], [], [], [], []
     previous: dict[str, dict[str, Any]] = {}
 
