@@ -17,7 +17,7 @@ Timed on each store (median of interleaved repetitions), as the dashboard calls 
 - the matrix page's data (``build_matrix``): the newest check and verdict of everything and
   the open incidents;
 - a service's 30-day timeline (``service_timeline`` for service 1);
-- a database's 30-day uptime (``database_hours`` and ``window_figures`` for kham_chua_benh).
+- a database's 30-day uptime (``window_figures_in_store`` for kham_chua_benh).
 
 Then ``store compact`` (``integration_monitor.store.retention``: raw checks and verdicts for
 35 days, field and access rows for 7) runs on the year store. The sizes before and after
@@ -160,7 +160,7 @@ def copy_to_postgres(sqlite_path: Path, url: str) -> float:
 
 def queries(url: str, catalog: Any) -> dict[str, Callable[[], Any]]:
     from integration_monitor.dashboard.context import ViewContext
-    from integration_monitor.dashboard.database_view import database_hours, window_figures
+    from integration_monitor.dashboard.database_view import window_figures_in_store
     from integration_monitor.dashboard.matrix import build_matrix
     from integration_monitor.dashboard.schemas import Window
     from integration_monitor.dashboard.service_view import service_timeline
@@ -175,8 +175,7 @@ def queries(url: str, catalog: Any) -> dict[str, Callable[[], Any]]:
 
     def uptime(window: Window = Window.MONTH) -> Any:
         with factory() as session:
-            rows = database_hours(session, DATABASE, END - window.length, END)
-        return window_figures(rows, window, END)
+            return window_figures_in_store(session, DATABASE, window, END)
 
     def timeline_week() -> Any:
         with factory() as session:
@@ -255,7 +254,7 @@ def measure_backend(backend: str, urls: dict[str, str], catalog: Any, args: Any,
         note = ""
         if name.endswith("_30d"):
             same_rows = name.removesuffix("30d") + "7d"
-            note = ("a week of history fills 168 of the window's 720 hours, so the year reads 4.3× the rows; "
+            note = ("a week of history fills 168 of the window's 720 hours; "
                     f"on a 7-day window year/week is {ratio(medians['year'][same_rows], medians['week'][same_rows]):.2f}×")
         result.target(f"{backend}: {name.replace('_', ' ')}, year / week", ratio(medians["year"][name],
                       medians["week"][name]), 2, note=note)
