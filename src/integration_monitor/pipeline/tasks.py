@@ -18,13 +18,24 @@ def _catalog():  # type: ignore[no-untyped-def]
     return load_catalog_cached()
 
 
+class ConnectionSettingsError(Exception):
+    """A database's Airflow Connection has a missing or invalid setting.
+
+    The message names the connection and the setting, and never contains the password.
+    """
+
+
 def endpoint_config(database_code: str):  # type: ignore[no-untyped-def]
     from airflow.sdk import BaseHook
 
     from integration_monitor.fetch import EndpointConfig
     from integration_monitor.pipeline.connections import connection_id
 
-    return EndpointConfig.from_connection(BaseHook.get_connection(connection_id(database_code)))
+    connection = BaseHook.get_connection(connection_id(database_code))
+    try:
+        return EndpointConfig.from_connection(connection)
+    except ValueError as error:
+        raise ConnectionSettingsError(str(error)) from None
 
 
 def fetch_task(database_code: str, context: dict[str, Any]) -> dict[str, Any]:
@@ -38,6 +49,13 @@ def fetch_task(database_code: str, context: dict[str, Any]) -> dict[str, Any]:
         measurement = run_fetch(_catalog(), database_code, endpoint_config(database_code), now)
     except FetchStepError as error:
         failure = error.failure
+    except ConnectionSettingsError as error:
+        failure = FetchFailure(
+            database_code=database_code,
+            fetched_at=now.isoformat(),
+            failure_kind="task_error",
+            reason=f"invalid connection settings: {error}",
+        )
     except Exception as error:  # noqa: BLE001 - any crash must still leave a recorded status
         log.exception("Fetch of %s failed unexpectedly", database_code)
         failure = FetchFailure(
