@@ -31,10 +31,13 @@ NOTE_KEY = "GHI_CHÚ"
 
 @dataclass(frozen=True)
 class HostileCase:
+    """One hostile body served for one database, or a broken connection (``connection`` set) instead."""
+
     name: str
     database: str
     description: str
-    body: Callable[[], Iterator[bytes]]
+    body: Callable[[], Iterator[bytes]] | None
+    connection: dict[str, Any] | None = None
 
 
 class HostileServer:
@@ -65,7 +68,7 @@ class HostileServer:
                     return
                 parts = path.strip("/").split("/")
                 case = server.cases.get(parts[2]) if len(parts) == 4 and parts[3] == "records" else None
-                if case is None:
+                if case is None or case.body is None:
                     self._send(404, "application/json", [b'{"error": "not_found"}'])
                     return
                 sent = self._send(200, "application/json; charset=utf-8", case.body())

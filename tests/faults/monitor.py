@@ -181,11 +181,13 @@ class SharedMonitor:
     def load_scenario(self, name: str) -> None:
         self.airflow.stub.load(name)
 
-    def connection_env(self, database_code: str, port: int | None = None, **extra: Any) -> dict[str, str]:
+    def connection_env(self, database_code: str, port: int | None = None, schema: str = "http",
+                       password: str | None = None, **extra: Any) -> dict[str, str]:
         """Return an ``AIRFLOW_CONN_*`` variable that replaces a database's connection.
 
         Airflow reads connections from environment variables before its metadata database, so
-        a sweep started with this variable uses another port or other extras for one database.
+        a sweep started with this variable uses another port, scheme, password or other extras
+        for one database. An empty ``password`` leaves the password out.
         """
         options = {"agency_code": "VPCP", "api_version": "v1", "ca_pem_url": "/pki/ca.pem",
                    "read_timeout": 5.0, "max_attempts": 2, **extra}
@@ -193,11 +195,13 @@ class SharedMonitor:
             "conn_type": "http",
             "host": "127.0.0.1",
             "port": port or self.ports[database_code],
-            "schema": "http",
+            "schema": schema,
             "login": self.env["STUB_CLIENT_ID"],
-            "password": self.env["STUB_CLIENT_SECRET"],
+            "password": self.env["STUB_CLIENT_SECRET"] if password is None else password,
             "extra": options,
         }
+        if not value["password"]:
+            del value["password"]
         return {f"AIRFLOW_CONN_{connection_id(database_code).upper()}": json.dumps(value)}
 
     @contextmanager

@@ -1,7 +1,8 @@
 """Hostile and odd response bodies, through the real fetch, validate and record tasks.
 
 A hostile server on 127.0.0.1 (``hostile_server.py``) replaces eight databases' endpoints
-through their connections, and one sweep runs those eight DAGs. Each case must end in a stored
+through their connections, two more databases get a broken connection, and one sweep runs those
+ten DAGs. Each case must end in a stored
 check with a clear reason, within a bounded time, and the sweep process, which runs every task
 in-process under ``dag.test()``, must stay within a bounded peak memory.
 """
@@ -143,6 +144,16 @@ def build_cases(server: HostileServer, catalog) -> dict[str, tuple[HostileCase, 
                         huge_number),
             Expectation("BROKEN", "invalid_payload", "digits exceeds the limit"),
         ),
+        "tls_to_plain_http": (
+            HostileCase("tls_to_plain_http", "nguoi_co_cong", "the connection's schema is https, but the stub port "
+                        "speaks plain HTTP", None, connection={"schema": "https"}),
+            Expectation("BROKEN", "tls", "TLS"),
+        ),
+        "connection_without_password": (
+            HostileCase("connection_without_password", "dat_dai", "the connection has no password (client secret)",
+                        None, connection={"password": ""}),
+            Expectation("BROKEN", "task_error", "password"),
+        ),
         "million_empty_objects": (
             HostileCase("million_empty_objects", "viec_lam", f"{EMPTY_OBJECTS:,} empty objects in one page (3 MB)",
                         empty_objects),
@@ -175,6 +186,9 @@ def hostile(monitor: SharedMonitor, catalog) -> Iterator[HostileRun]:  # type: i
         cases = build_cases(server, catalog)
         overrides: dict[str, str] = {}
         for case, _ in cases.values():
+            if case.connection is not None:
+                overrides.update(monitor.connection_env(case.database, **case.connection))
+                continue
             server.add(case)
             overrides.update(monitor.connection_env(case.database, port=server.port))
         monitor.set_scenarios({})
@@ -202,10 +216,11 @@ def _artefact(run: HostileRun) -> dict[str, Any]:
                      f"{check['status']} / {check['failure_kind'] or '—'}", normalised(check["reason"]),
                      check["record_count"]])
     return {
-        "title": "Hostile and odd input (tests/faults/test_hostile_input.py)",
+        "title": "Hostile and odd input, broken connections (tests/faults/test_hostile_input.py)",
         "intro": (
             "A hostile HTTP server on 127.0.0.1 speaks the stub API (token, CA certificate, records page) and "
-            "replaces eight databases' connections; one sweep runs their DAGs through fetch, validate and record. "
+            "replaces eight databases' connections, two more connections are broken, and one sweep runs their DAGs "
+            "through fetch, validate and record. "
             "Parseable records come from the stub's generator, with canary values in personal fields, and are "
             "signed by the hostile server's own CA, which it serves as the signing CA."
         ),
@@ -227,7 +242,8 @@ def _artefact(run: HostileRun) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", ["duplicate_keys", "nested_list_missing", "decomposed_unicode_keys", "body_100_mb",
-                                  "deep_nesting", "not_utf8", "huge_number", "million_empty_objects"])
+                                  "deep_nesting", "not_utf8", "huge_number", "million_empty_objects",
+                                  "tls_to_plain_http", "connection_without_password"])
 def test_hostile_case_is_recorded(hostile: HostileRun, name: str) -> None:
     _, expected = hostile.cases[name]
     check = hostile.checks[name]
