@@ -55,7 +55,7 @@ def start_stub(root: Path, env: dict[str, str], base_port: int, log: Path) -> su
         except requests.RequestException:
             time.sleep(0.5)
     process.terminate()
-    raise RuntimeError("the stub server did not answer within 120 s")
+    raise RuntimeError(f"the stub server did not respond on port {base_port} within 120 s; see {log}")
 
 
 class Recorder:

@@ -121,7 +121,7 @@ class Installation:
             except requests.RequestException:
                 pass
             time.sleep(0.5)
-        raise RuntimeError("the stub server did not answer in time")
+        raise RuntimeError(f"the stub server did not respond on port {self.base_port} within {timeout:.0f} s")
 
     def prime_stub(self, batch_size: int = 500, page_size: int = 100) -> float:
         """Read each database's first batch once, so the server builds and signs it before timing."""

@@ -50,7 +50,7 @@ class Target:
 
 @dataclass
 class Result:
-    """What one benchmark script measured."""
+    """Figures and targets of one benchmark script."""
 
     benchmark: str
     figures: dict[str, Any] = field(default_factory=dict)
