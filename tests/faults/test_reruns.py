@@ -62,10 +62,13 @@ def snapshot(monitor: SharedMonitor, run_ids: dict[str, str]) -> dict[str, Any]:
             "order by c.database_code, a.service_number"),
         "incidents": monitor.rows(
             "select id, subject, status, failure_kind, opened_by_run, closed_by_run, closed_at is null as still_open "
-            f"from incidents where scope = 'database' and subject in ({in_databases}) order by id"),
+            f"from incidents where scope = 'database' and subject in ({in_databases}) "
+            f"and (opened_by_run in ({in_runs}) or closed_by_run in ({in_runs})) order by id"),
         "alerts": monitor.rows(
-            "select incident_id, kind, count(*) as alerts from alerts "
-            f"where scope = 'database' and subject in ({in_databases}) group by incident_id, kind order by incident_id, kind"),
+            "select a.incident_id, a.kind, count(*) as alerts from alerts a join incidents i on i.id = a.incident_id "
+            f"where a.scope = 'database' and a.subject in ({in_databases}) "
+            f"and (i.opened_by_run in ({in_runs}) or i.closed_by_run in ({in_runs})) "
+            "group by a.incident_id, a.kind order by a.incident_id, a.kind"),
     }
 
 
@@ -146,8 +149,8 @@ def test_overlapping_sweeps_count_once(monitor: SharedMonitor) -> None:
 
 def _summary(before: dict[str, Any], after: dict[str, Any]) -> str:
     if before == after:
-        counts = ", ".join(f"{len(rows)} {name}" for name, rows in before.items())
-        return f"identical rows ({counts})"
+        counts = ", ".join(f"{name} {len(rows)}" for name, rows in before.items())
+        return f"identical rows (rows per table: {counts})"
     changed = [name for name in before if before[name] != after[name]]
     return f"rows changed in: {', '.join(changed)}"
 

@@ -225,15 +225,15 @@ def _artefact(found: dict[str, Search], swept: dict[str, Any]) -> dict[str, Any]
         "title": "Personal-data canary (tests/privacy/test_canary.py)",
         "intro": (
             "The stub server runs with `--canary PREFIX`: every personal field's value becomes PREFIX, the record "
-            "index in six digits and the original value. Sweeps then run the `appendix-2025` scenario, every "
-            "signature fault (missing, malformed, invalid, unknown CA, expired), schema drift of a personal field, "
-            "duplicates, malformed, truncated and mislabelled bodies, HTML, HTTP 500, an empty database, a denied "
-            "service, the fault matrix and the hostile bodies (whose records carry the same markers), and a healthy "
-            "sweep. Then the places below are searched for PREFIX followed by six digits."
+            "index in six digits and the original value. Sweeps then run the `appendix-2025` scenario and every "
+            "signature fault (missing, malformed, invalid, unknown CA, expired). They also run schema drift of a "
+            "personal field, duplicates, malformed, truncated and mislabelled bodies, HTML, HTTP 500, an empty "
+            "database and a denied service. The fault matrix and the hostile bodies, whose records carry the same "
+            "markers, run in the same session, and a healthy sweep ends it. Then the places below are searched for "
+            "PREFIX followed by six digits."
         ),
-        "columns": ["where", "searched", "markers found"],
-        "rows": [[search.name, "yes" if search.items else "nothing there",
-                  sum(finding.count for finding in search.findings)] for search in found.values()],
+        "columns": ["where", "markers found"],
+        "rows": [[search.name, sum(finding.count for finding in search.findings)] for search in found.values()],
         "notes": [
             "Positive control: a page of five records read straight from the stub carries markers "
             f"({'yes' if swept['served'] else 'no'}), so a leak would be found.",
