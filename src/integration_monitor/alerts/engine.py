@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from integration_monitor.alerts.channels import DeliveryResult, deliver
@@ -99,6 +99,7 @@ class AlertEngine:
     ) -> AlertRecord | None:
         """Record and send the alert that a database's new check calls for, if any."""
         with self.session_factory() as session:
+            _lock_incident(session, incident_id)
             incident = session.get(Incident, incident_id)
             if incident is None:
                 log.warning("Incident %s of %s not found; no alert decided", incident_id, database_code)
@@ -332,6 +333,16 @@ class AlertEngine:
     def _services_reading(self, database_code: str) -> tuple[ServiceRef, ...]:
         return tuple(ServiceRef(service.number, service.name, service.name_en)
                      for service in sorted(self.catalog.services_reading(database_code), key=lambda item: item.number))
+
+
+def _lock_incident(session: Session, incident_id: int) -> None:
+    """Make another decision about the same incident wait until this session ends.
+
+    The update changes nothing, but it takes the incident's row lock on PostgreSQL and the
+    database's write lock on SQLite. Without it, two record tasks of one database that finish
+    together both find no opening alert and both send one.
+    """
+    session.execute(update(Incident).where(Incident.id == incident_id).values(last_seen_at=Incident.last_seen_at))
 
 
 def _prior_alerts(session: Session, incident_id: int) -> list[PriorAlert]:
