@@ -38,30 +38,38 @@ MAX_DOWNTIME_SECONDS = 60.0
 ROW_ORDER = ("writers_sqlite", "writers_postgresql", "postgres_restart")
 
 
-def _write_checks(store_url: str, worker: int, barrier: Any, errors: Any) -> None:
-    """Store checks as one record task after another would, after every writer reached the barrier."""
+def _write_checks(store_url: str, alerting: str, worker: int, barrier: Any, errors: Any) -> None:
+    """Store checks and decide alerts as record tasks do, after every writer reached the barrier."""
+    os.environ["INTEGRATION_MONITOR_STORE_URL"] = store_url
+    os.environ["INTEGRATION_MONITOR_ALERTING"] = alerting
+    from integration_monitor.alerts.hooks import on_database_recorded
     from integration_monitor.pipeline.record_step import record_check
     from integration_monitor.store.records import CheckResult
 
     barrier.wait(60)
     for number in range(CHECKS_PER_WRITER):
         now = dt.datetime.now(dt.UTC)
+        run_id = f"writer-{worker}-run-{number}"
         try:
-            # Every writer reports the same broken database: one incident must open, not one per writer.
-            record_check(CheckResult("dat_dai", f"writer-{worker}-run-{number}", now, "BROKEN", "refused",
-                                     "connection refused"), store_url)
+            # Every writer reports the same broken database: one incident must open and alert once,
+            # not once per writer.
+            recorded = record_check(CheckResult("dat_dai", run_id, now, "BROKEN", "refused", "connection refused"),
+                                    store_url)
+            on_database_recorded(recorded, {"run_id": run_id})
             # And every writer stores a check of the same run: the last one wins, nothing is doubled.
             record_check(CheckResult("dan_cu", SHARED_RUN, now, "OK", record_count=worker), store_url)
         except Exception as error:  # noqa: BLE001 - the parent asserts that there were none
             errors.append(f"writer {worker}, check {number}: {type(error).__name__}: {str(error)[:300]}")
 
 
-def _run_writers(store_url: str) -> list[str]:
+def _run_writers(store_url: str, alerting: Path) -> list[str]:
+    # Alerts are decided and recorded in the alert history, with no channel to deliver them.
+    alerting.write_text("failure_threshold: 1\nreminder_interval_minutes: 0\nchannels: []\n", encoding="utf-8")
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         barrier = manager.Barrier(WRITERS)
         errors = manager.list()
-        processes = [context.Process(target=_write_checks, args=(store_url, worker, barrier, errors))
+        processes = [context.Process(target=_write_checks, args=(store_url, str(alerting), worker, barrier, errors))
                      for worker in range(WRITERS)]
         for process in processes:
             process.start()
@@ -134,23 +142,25 @@ def test_parallel_writers_lose_and_double_nothing(backend: str, tmp_path: Path, 
         store_url = request.getfixturevalue("pg_store")
 
     started = time.monotonic()
-    errors = _run_writers(store_url)
+    errors = _run_writers(store_url, tmp_path / "alerting.yaml")
     seconds = time.monotonic() - started
 
     checks = _count(store_url, "select count(*) from database_checks where database_code = 'dat_dai'")
     shared = _count(store_url, f"select count(*) from database_checks where run_id = '{SHARED_RUN}'")
     incidents = _count(store_url, "select count(*) from incidents where subject = 'dat_dai'")
+    openings = _count(store_url, "select count(*) from alerts where subject = 'dat_dai' and kind = 'opened'")
     _record(f"writers_{backend}",
-            f"{WRITERS} processes × {CHECKS_PER_WRITER} checks of the same broken database, plus the same run of "
-            f"another database from every process ({backend})",
+            f"{WRITERS} processes × {CHECKS_PER_WRITER} checks of the same broken database with alert decisions, "
+            f"plus the same run of another database from every process ({backend})",
             f"errors: {len(errors)}; checks stored: {checks} of {WRITERS * CHECKS_PER_WRITER}; rows of the shared "
-            f"run: {shared}; incidents opened: {incidents}")
+            f"run: {shared}; incidents opened: {incidents}; opening alerts: {openings}")
     print(f"{backend}: {WRITERS * CHECKS_PER_WRITER * 2} writes by {WRITERS} processes in {seconds:.1f} s")
 
     assert errors == []
     assert checks == WRITERS * CHECKS_PER_WRITER
     assert shared == 1
     assert incidents == 1
+    assert openings == 1
 
 
 # --- PostgreSQL restarted in the middle of a sweep --------------------------------------------
