@@ -291,4 +291,13 @@ def _record(key: str, tried: str, result: str) -> None:
             "database of its own on the local server."
         ),
         columns=["what was tried", "what the store holds afterwards"],
+        notes=(
+            "On PostgreSQL, `save_check` and `track_incident` take a transaction-level advisory lock per database "
+            "or service, so concurrent writers of one subject wait for each other. SQLite has one write lock per "
+            "file, taken by the first write of each transaction.",
+            "The alert engine starts its decision about an incident with an update that takes the incident's row "
+            "lock (PostgreSQL) or the write lock (SQLite), so one incident gets one opening alert.",
+            "The restart test stops this machine's PostgreSQL server with `pg_ctlcluster`. Other work on that "
+            "server during those seconds sees its connections closed.",
+        ),
     )
