@@ -140,7 +140,12 @@ def format_matrix(catalog: Catalog, snapshot: StatusSnapshot, language: str | No
                 continue
             cells.append(f" {cell_mark(service.number, code, snapshot)}")
         verdict = snapshot.services[service.number].ready
-        label = _("READY") if verdict else (_("NOT READY") if verdict is False else _("NO RESULT"))
+        if verdict is None:
+            label = _("NO RESULT")
+        elif verdict:
+            label = _("READY")
+        else:
+            label = _("NOT READY")
         name = service.name_en if english else service.name
         lines.append(f"{service.number:>2}. " + " ".join(cells) + f"  {label:<16} {name[:60]}")
 

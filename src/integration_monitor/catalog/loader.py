@@ -39,7 +39,7 @@ def default_catalog_root() -> Path:
 
 
 def project_root() -> Path:
-    """Return the repository root: the folder that holds ``include/appendix_data``."""
+    """Return the repository root: the folder that contains ``include/appendix_data``."""
     configured = os.environ.get("INTEGRATION_MONITOR_HOME")
     if configured:
         return Path(configured)

@@ -1,4 +1,4 @@
-"""What the fetch task hands to the validate and record tasks through XCom.
+"""Results that the fetch task passes to the validate and record tasks through XCom.
 
 A batch of records never leaves the fetch task. It is reduced there to a presence table (per
 record and checked field: present or missing), signature outcomes and counts, packed as bits,

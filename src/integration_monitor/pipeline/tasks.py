@@ -144,7 +144,7 @@ def _notify(recorded, context: dict[str, Any]) -> None:  # type: ignore[no-untyp
 
 
 def _refresh_dashboard_aggregates() -> None:
-    """Sum the new rows into the dashboard's hourly tables, so pages never wait for it."""
+    """Sum the new rows into the dashboard's hourly tables, so a page rarely has to do it itself."""
     try:
         from integration_monitor.dashboard.aggregate import refresh_aggregates
         from integration_monitor.store.engine import session_factory
