@@ -5,14 +5,18 @@ are compared. Two figures for the project's folder:
 
 - cold: before each parse the project's modules and its cached catalog and settings are
   dropped, so the parse pays what a fresh dag-processor child pays for the project: its
-  imports, reading and validating the catalog, and building the DAGs. Airflow itself stays
-  imported, as it is in the dag-processor before it forks. This is the figure the target
-  is judged on.
+  imports, reading the DAG plan cached on disk (``integration_monitor.dags.plan``), and
+  building the DAGs. Airflow itself stays imported, as it is in the dag-processor before it
+  forks. This is the figure the target is judged on.
+- cold without the plan cache: the same, with the cache switched off, so the catalog is read
+  and validated at every parse, as happens once after each change to a catalog file.
 - warm: the project's modules stay imported, so only the DAG construction is left.
 
 The scaled catalog (4× the databases) is parsed cold as well, to show how parse time grows
-with the catalog, and so is a file of 17 DAGs of the project's shapes built without the
-project's code, to show the part that is Airflow's own. After the parses the script checks that neither pandas nor Great
+with the catalog. Four files without the project's code show the part that is Airflow's
+own: 17 DAGs of the project's shapes (16 of four TaskFlow tasks, one of one task), 16 DAGs
+of one classic task each, 16 DAGs without tasks, and one DAG whose four tasks are mapped
+over 16 databases. After the parses the script checks that neither pandas nor Great
 Expectations was imported.
 """
 
@@ -27,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from common import PROJECT_ROOT, Result, argument_parser, finish, ratio
+
+PLAN_CACHE_ENV = "INTEGRATION_MONITOR_CACHE_DIR"
 
 # The TaskFlow tutorial's shape (decorated DAG, one @task), reduced to one task.
 TUTORIAL_DAG = '''"""A one-task DAG in the shape of Airflow's TaskFlow tutorial."""
@@ -98,6 +104,72 @@ def same_shape_rollup():
 same_shape_rollup()
 '''
 
+# The least a DAG per database can cost: 16 DAGs with one classic task each, and 16 without tasks.
+ONE_TASK_DAGS = '''"""16 DAGs of one classic task each."""
+
+import pendulum
+
+from airflow.sdk import DAG, BaseOperator
+
+
+class Check(BaseOperator):
+    def execute(self, context):
+        return None
+
+
+for number in range(16):
+    with DAG(dag_id=f"one_task_{number}", schedule="*/15 * * * *", start_date=pendulum.datetime(2025, 7, 1, tz="UTC"),
+             catchup=False, max_active_runs=1, tags=["example"], default_args={"retries": 2}) as one_task:
+        Check(task_id="check")
+    globals()[one_task.dag_id] = one_task
+'''
+
+EMPTY_DAGS = '''"""16 DAGs without tasks."""
+
+import pendulum
+
+from airflow.sdk import DAG
+
+for number in range(16):
+    empty = DAG(dag_id=f"empty_{number}", schedule="*/15 * * * *", start_date=pendulum.datetime(2025, 7, 1, tz="UTC"),
+                catchup=False, max_active_runs=1, tags=["example"], default_args={"retries": 2})
+    globals()[empty.dag_id] = empty
+'''
+
+# One DAG for every database: the four steps as TaskFlow tasks mapped over 16 database codes.
+MAPPED_DAG = '''"""One DAG whose four tasks are mapped over 16 databases."""
+
+import pendulum
+
+from airflow.sdk import dag, task
+
+
+@dag(dag_id="mapped_databases", schedule="*/15 * * * *", start_date=pendulum.datetime(2025, 7, 1, tz="UTC"),
+     catchup=False, max_active_runs=1, tags=["example"], default_args={"retries": 2})
+def mapped_databases():
+    @task()
+    def fetch(code):
+        return {}
+
+    @task()
+    def validate(measurement):
+        return measurement
+
+    @task(trigger_rule="all_done")
+    def record(measurement):
+        return {}
+
+    @task(trigger_rule="all_done")
+    def outcome(recorded):
+        return None
+
+    codes = [f"database_{number}" for number in range(16)]
+    outcome.expand(recorded=record.expand(measurement=validate.expand(measurement=fetch.expand(code=codes))))
+
+
+mapped_databases()
+'''
+
 PROJECT_MODULE_PREFIXES = ("integration_monitor",)
 
 
@@ -165,13 +237,25 @@ def main() -> int:
         same_shape = Path(work) / "same_shape"
         same_shape.mkdir()
         (same_shape / "same_shape_dags.py").write_text(SAME_SHAPE_DAGS, encoding="utf-8")
+        floors = {}
+        for name, text in (("one_task", ONE_TASK_DAGS), ("empty", EMPTY_DAGS), ("mapped", MAPPED_DAG)):
+            floors[name] = Path(work) / name
+            floors[name].mkdir()
+            (floors[name] / f"{name}_dags.py").write_text(text, encoding="utf-8")
+        # The plan cache goes to this run's folder, so earlier runs and other catalogs do not count.
+        os.environ[PLAN_CACHE_ENV] = str(Path(work) / "plan-cache")
         scaled_root = write_scaled_project(Path(work) / "scaled", 4)
 
         sides: dict[str, Callable[[], int]] = {
             "tutorial": parse(tutorial),
             "project_cold": parse(PROJECT_ROOT / "dags", cold=True),
+            "project_cold_without_plan_cache": with_environment({PLAN_CACHE_ENV: "off"},
+                                                                parse(PROJECT_ROOT / "dags", cold=True)),
             "project_warm": parse(PROJECT_ROOT / "dags"),
             "same_shape_without_project": parse(same_shape),
+            "sixteen_dags_one_classic_task": parse(floors["one_task"]),
+            "sixteen_dags_no_task": parse(floors["empty"]),
+            "one_dag_mapped_over_16": parse(floors["mapped"]),
             "scaled_4x_cold": with_environment(scaled_environment(scaled_root),
                                                parse(scaled_root / "dags", cold=True)),
         }
@@ -202,10 +286,17 @@ def main() -> int:
     result.figure("scaled_4x_cold_over_project_cold", ratio(medians["scaled_4x_cold"], medians["project_cold"]))
     result.figure("same_shape_over_tutorial", ratio(medians["same_shape_without_project"], medians["tutorial"]))
     result.figure("project_cold_over_same_shape", ratio(medians["project_cold"], medians["same_shape_without_project"]))
+    result.figure("project_cold_without_plan_cache_over_tutorial",
+                  ratio(medians["project_cold_without_plan_cache"], medians["tutorial"]))
+    for floor in ("sixteen_dags_one_classic_task", "sixteen_dags_no_task", "one_dag_mapped_over_16"):
+        result.figure(f"{floor}_over_tutorial", ratio(medians[floor], medians["tutorial"]))
     result.notes.append(
         "same_shape_without_project is Airflow's own cost of building 17 DAGs of this shape: "
         f"{ratio(medians['same_shape_without_project'], medians['tutorial']):.1f}× the tutorial before any "
-        "project code runs")
+        "project code runs; a DAG per database costs at least "
+        f"{ratio(medians['sixteen_dags_no_task'], medians['tutorial']):.1f}× with no task at all and "
+        f"{ratio(medians['sixteen_dags_one_classic_task'], medians['tutorial']):.1f}× with one classic task each, "
+        f"one DAG mapped over 16 databases {ratio(medians['one_dag_mapped_over_16'], medians['tutorial']):.1f}×")
     return finish(result, args.result)
 
 

@@ -21,6 +21,8 @@ os.environ.setdefault("AIRFLOW_HOME", str(_AIRFLOW_HOME))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}")
+# The DAG file's plan cache (integration_monitor.dags.plan) stays inside the session's folder.
+os.environ.setdefault("INTEGRATION_MONITOR_CACHE_DIR", str(_AIRFLOW_HOME / "plan-cache"))
 
 
 @pytest.fixture(scope="session")

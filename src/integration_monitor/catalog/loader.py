@@ -7,7 +7,6 @@ a message an operator can act on.
 
 from __future__ import annotations
 
-import os
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -27,27 +26,9 @@ from integration_monitor.catalog.models import (
     Service,
     ServiceDatabase,
 )
+from integration_monitor.paths import CATALOG_ENV, default_catalog_root, project_root
 
-CATALOG_ENV = "INTEGRATION_MONITOR_CATALOG"
-
-
-def default_catalog_root() -> Path:
-    configured = os.environ.get(CATALOG_ENV)
-    if configured:
-        return Path(configured)
-    return project_root() / "include" / "appendix_data"
-
-
-def project_root() -> Path:
-    """Return the repository root: the folder that contains ``include/appendix_data``."""
-    configured = os.environ.get("INTEGRATION_MONITOR_HOME")
-    if configured:
-        return Path(configured)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "include" / "appendix_data").is_dir():
-            return parent
-    return Path.cwd()
+__all__ = ["CATALOG_ENV", "default_catalog_root", "load_catalog", "load_catalog_cached", "project_root"]
 
 
 def load_catalog(root: Path | str | None = None) -> Catalog:

@@ -1,8 +1,10 @@
 """Build one monitoring DAG per national database and the service rollup DAG.
 
-Only the catalog (YAML and pydantic) and the Airflow SDK are imported here: pandas, Great
-Expectations and HTTP code load inside the tasks. The catalog is validated first, so a broken
-catalog fails the DAG file with a message naming the bad entry.
+The DAGs are built from a plan (``plan.py``), which contains what they need from the catalog
+and the settings. The plan is cached between parses. When a catalog or settings file
+changes, the catalog is validated again, so a broken catalog fails the DAG file with a
+message naming the bad entry. With a cached plan the file imports only the Airflow SDK and
+the standard library. pandas, Great Expectations and HTTP code load inside the tasks.
 """
 
 from __future__ import annotations
@@ -14,10 +16,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetAny, get_current_context, get_parsing_context, task
 
-from integration_monitor.catalog.loader import load_catalog_cached
-from integration_monitor.catalog.models import Catalog, NationalDatabase
-from integration_monitor.dags.docs import database_dag_doc, rollup_dag_doc
-from integration_monitor.pipeline.settings import MonitoringSettings, load_settings
+from integration_monitor.dags.plan import DagPlan, DatabasePlan, load_plan
 
 START_DATE = dt.datetime(2025, 7, 1, tzinfo=dt.UTC)
 ROLLUP_DAG_ID = "monitor_services"
@@ -32,30 +31,27 @@ def database_asset(database_code: str) -> Asset:
     return Asset(name=f"national_db_{database_code}", uri=f"integration-monitor://database/{database_code}")
 
 
-def _default_args(settings: MonitoringSettings, owner: str) -> dict[str, Any]:
+def _default_args(plan: DagPlan, owner: str) -> dict[str, Any]:
     return {
         "owner": owner,
-        "retries": settings.effective_retries,
-        "retry_delay": dt.timedelta(seconds=settings.effective_retry_delay_seconds),
+        "retries": plan.retries,
+        "retry_delay": dt.timedelta(seconds=plan.retry_delay_seconds),
         "retry_exponential_backoff": 2.0,
     }
 
 
-def build_database_dag(database: NationalDatabase, catalog: Catalog, settings: MonitoringSettings) -> DAG:
+def build_database_dag(database: DatabasePlan, plan: DagPlan) -> DAG:
     code = database.code
-    owner = catalog.owner(database.owner)
-    schedule = settings.schedule_for(code)
-
     with DAG(
         dag_id=database_dag_id(code),
         description=f"Giám sát kết nối {database.name}",
-        schedule=schedule,
+        schedule=database.schedule,
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
-        default_args=_default_args(settings, owner.name),
-        tags=[PROJECT_TAG, "CSDL", owner.name],
-        doc_md=database_dag_doc(database, catalog, schedule),
+        default_args=_default_args(plan, database.owner),
+        tags=[PROJECT_TAG, "CSDL", database.owner],
+        doc_md=database.doc_md,
     ) as dag:
 
         @task(task_id="fetch")
@@ -88,17 +84,17 @@ def build_database_dag(database: NationalDatabase, catalog: Catalog, settings: M
     return dag
 
 
-def build_rollup_dag(catalog: Catalog, settings: MonitoringSettings) -> DAG:
+def build_rollup_dag(plan: DagPlan) -> DAG:
     with DAG(
         dag_id=ROLLUP_DAG_ID,
         description="Tổng hợp trạng thái toàn trình của các dịch vụ công",
-        schedule=AssetAny(*(database_asset(database.code) for database in catalog.databases)),
+        schedule=AssetAny(*(database_asset(database.code) for database in plan.databases)),
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
-        default_args=_default_args(settings, "Văn phòng Chính phủ"),
+        default_args=_default_args(plan, "Văn phòng Chính phủ"),
         tags=[PROJECT_TAG, "dịch vụ công"],
-        doc_md=rollup_dag_doc(catalog),
+        doc_md=plan.rollup_doc_md,
     ) as dag:
 
         @task(task_id="evaluate_services")
@@ -118,12 +114,11 @@ def build_all_dags() -> dict[str, DAG]:
     and only that DAG is built, so a task does not wait for every DAG's construction. The
     dag-processor parses without a DAG id and gets every DAG.
     """
-    catalog = load_catalog_cached()
-    settings = load_settings()
+    plan = load_plan()
     builders: dict[str, Callable[[], DAG]] = {
-        database_dag_id(db.code): partial(build_database_dag, db, catalog, settings) for db in catalog.databases
+        database_dag_id(database.code): partial(build_database_dag, database, plan) for database in plan.databases
     }
-    builders[ROLLUP_DAG_ID] = partial(build_rollup_dag, catalog, settings)
+    builders[ROLLUP_DAG_ID] = partial(build_rollup_dag, plan)
 
     wanted = get_parsing_context().dag_id
     if wanted in builders:

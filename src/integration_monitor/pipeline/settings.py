@@ -16,9 +16,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from integration_monitor.catalog.errors import CatalogError
-from integration_monitor.catalog.loader import project_root
+from integration_monitor.paths import SETTINGS_ENV, settings_path
 
-SETTINGS_ENV = "INTEGRATION_MONITOR_SETTINGS"
+__all__ = ["SETTINGS_ENV", "MonitoringSettings", "load_settings", "settings_path"]
 
 
 class MonitoringSettings(BaseModel):
@@ -47,10 +47,6 @@ class MonitoringSettings(BaseModel):
     @property
     def effective_retry_delay_seconds(self) -> float:
         return float(os.environ.get("INTEGRATION_MONITOR_RETRY_DELAY_SECONDS", self.retry_delay_seconds))
-
-
-def settings_path() -> Path:
-    return Path(os.environ.get(SETTINGS_ENV) or project_root() / "include" / "monitoring.yaml")
 
 
 @lru_cache(maxsize=4)
