@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, Select, Text, case, cast, extract, func, select
 from sqlalchemy.orm import Session
 
 from integration_monitor.catalog.models import Service
@@ -160,35 +162,71 @@ def _raw_segments(session: Session, number: int, start: dt.datetime, end: dt.dat
 
 
 def _hourly_segments(session: Session, number: int, start: dt.datetime, end: dt.datetime) -> list[TimelineSegment]:
-    # Columns rather than ORM objects: a 30-day window reads 720 rows, and building an ORM
-    # object per row cost more than the query itself.
-    rows = {
-        row.hour_start: row
-        for row in session.execute(
-            select(ServiceHourly.hour_start, ServiceHourly.evaluations, ServiceHourly.ready_count,
-                   ServiceHourly.block_kinds)
-            .where(ServiceHourly.service_number == number, ServiceHourly.hour_start >= hour_floor(start),
-                   ServiceHourly.hour_start <= end)
-        )
-    }
+    """Build the segments of a window of whole hours from the runs of equal hours that the store groups.
+
+    The store returns one row per run of consecutive hours with the same state and the same
+    block kinds (gaps and islands), and one row per mixed hour. A steady 30-day window is
+    then a few rows instead of 720. Mixed hours come one by one because ``_merge`` weighs
+    their shares in the order of the hours, which keeps every share equal to the one a walk
+    over each hour gives.
+    """
     pieces = []
-    hour = hour_floor(start)
-    while hour < end:
-        piece_start, piece_end = max(hour, start), min(hour + HOUR, end)
-        row = rows.get(hour)
-        if row is None or row.evaluations == 0:
+    cursor = hour_floor(start)
+    for run in session.execute(_runs_of_hours(session, number, cursor, end)):
+        if run.first_hour > cursor:
+            pieces.append(_Piece(start=max(cursor, start), end=run.first_hour, state="no_result", ready_share=None))
+        piece_start, piece_end = max(run.first_hour, start), min(run.last_hour + HOUR, end)
+        if run.state == "no_result":
             pieces.append(_Piece(start=piece_start, end=piece_end, state="no_result", ready_share=None))
         else:
-            share = row.ready_count / row.evaluations
-            state = "mixed"
-            if share == 1:
-                state = "ready"
-            elif share == 0:
-                state = "not_ready"
-            pieces.append(_Piece(start=piece_start, end=piece_end, state=state, ready_share=share,
-                                 reasons=set(row.block_kinds or {})))
-        hour += HOUR
+            share = {"ready": 1.0, "not_ready": 0.0}.get(run.state)
+            if share is None:
+                share = run.ready_count / run.evaluations
+            kinds = json.loads(run.kinds) if run.kinds else None
+            pieces.append(_Piece(start=piece_start, end=piece_end, state=run.state, ready_share=share,
+                                 reasons=set(kinds or {})))
+        cursor = run.last_hour + HOUR
+    if cursor < end:
+        pieces.append(_Piece(start=max(cursor, start), end=end, state="no_result", ready_share=None))
     return _merge(pieces)
+
+
+def _runs_of_hours(session: Session, number: int, first_hour: dt.datetime, end: dt.datetime) -> Select[Any]:
+    """Select the service's hours in ``[first_hour, end)`` grouped into runs, oldest first.
+
+    Hours of one run share their state and their block kinds' JSON text, and follow each
+    other without a missing hour. Within the rows of one state and text, an hour's start in
+    seconds minus 3600 times its row number is constant exactly while the hours follow each
+    other, so that difference names the run.
+    """
+    hourly = ServiceHourly
+    state = case(
+        (hourly.evaluations == 0, "no_result"),
+        (hourly.ready_count == hourly.evaluations, "ready"),
+        (hourly.ready_count == 0, "not_ready"),
+        else_="mixed",
+    )
+    kinds = cast(hourly.block_kinds, Text)
+    if session.get_bind().dialect.name == "sqlite":
+        seconds = cast(func.strftime("%s", hourly.hour_start), BigInteger)  # SQLite keeps UTC text
+    else:
+        seconds = cast(extract("epoch", hourly.hour_start), BigInteger)
+    position = func.row_number().over(partition_by=(state, kinds), order_by=hourly.hour_start)
+    hours = (
+        select(hourly.hour_start, hourly.evaluations, hourly.ready_count, state.label("state"), kinds.label("kinds"),
+               (seconds - 3600 * position).label("run"))
+        .where(hourly.service_number == number, hourly.hour_start >= first_hour, hourly.hour_start < end)
+        .subquery()
+    )
+    first_hour_of_run = func.min(hours.c.hour_start)
+    mixed_hour = case((hours.c.state == "mixed", hours.c.hour_start))  # keeps each mixed hour a run of its own
+    return (
+        select(hours.c.state, hours.c.kinds, first_hour_of_run.label("first_hour"),
+               func.max(hours.c.hour_start).label("last_hour"), func.sum(hours.c.ready_count).label("ready_count"),
+               func.sum(hours.c.evaluations).label("evaluations"))
+        .group_by(hours.c.state, hours.c.kinds, hours.c.run, mixed_hour)
+        .order_by(first_hour_of_run)
+    )
 
 
 def _merge(pieces: list[_Piece]) -> list[TimelineSegment]:
