@@ -73,7 +73,7 @@ def test_cached_plan_skips_catalog_read(project: dict[str, str]):
     second = parse(project)
 
     assert uncached["errors"] == first["errors"] == second["errors"] == {}
-    assert len(uncached["dags"]) == 17
+    assert len(uncached["dags"]) == 18
     assert first["dags"] == uncached["dags"]
     assert second["dags"] == uncached["dags"]
     assert "integration_monitor.catalog.loader" in first["loaded"]
@@ -153,7 +153,7 @@ def test_unwritable_cache_folder_builds_dags(project: dict[str, str], tmp_path: 
     result = parse({**project, "INTEGRATION_MONITOR_CACHE_DIR": str(blocker / "cache")})
 
     assert result["errors"] == {}
-    assert len(result["dags"]) == 17
+    assert len(result["dags"]) == 18
 
 
 def test_only_the_newest_plans_are_kept(project: dict[str, str]):

@@ -69,7 +69,7 @@ def test_plugins_and_dags_import_no_heavy_modules():
     result = parse_in_subprocess(REPO / "dags", plugins, before=LOAD_PLUGINS)
 
     assert result["errors"] == {}
-    assert len(result["dag_ids"]) == 17
+    assert len(result["dag_ids"]) == 18
     assert result["heavy"] == []
 
 
@@ -82,7 +82,7 @@ def test_scaled_catalog_imports_no_heavy_modules(scaled_project: Path):
     result = parse_in_subprocess(scaled_project / "dags", env)
 
     assert result["errors"] == {}
-    assert len(result["dag_ids"]) == 65
+    assert len(result["dag_ids"]) == 66
     assert "monitor_dan_cu_x4" in result["dag_ids"]
     assert result["heavy"] == []
 
@@ -99,4 +99,4 @@ def test_parsing_context_of_other_dag_builds_all():
     result = parse_in_subprocess(REPO / "dags", {"_AIRFLOW_PARSING_CONTEXT_DAG_ID": "someone_elses_dag"})
 
     assert result["errors"] == {}
-    assert len(result["dag_ids"]) == 17
+    assert len(result["dag_ids"]) == 18

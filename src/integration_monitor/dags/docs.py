@@ -31,6 +31,22 @@ Mỗi lần chạy gồm ba bước:
 """
 
 
+def compaction_dag_doc(schedule: str | None, keep_days: float, keep_detail_days: float) -> str:
+    return f"""### Thu gọn kho trạng thái
+
+**Lịch chạy:** `{schedule or 'chạy thủ công'}` (giờ UTC; mặc định 02:30 giờ Việt Nam)
+
+Mỗi lần chạy, bước `compact_store` cộng dồn các lần kiểm tra mới vào bảng tổng hợp theo giờ, rồi xóa:
+- các lần kiểm tra CSDL và kết quả đánh giá dịch vụ công cũ hơn {keep_days:g} ngày;
+- số liệu từng trường và quyền truy cập của từng dịch vụ cũ hơn {keep_detail_days:g} ngày.
+
+Chỉ xóa dòng đã được cộng vào bảng theo giờ. Lần kiểm tra mới nhất của mỗi CSDL và kết quả mới nhất của
+mỗi dịch vụ luôn được giữ. Bảng theo giờ, sự cố và cảnh báo không bị xóa, nên bảng điều khiển vẫn hiển thị
+lịch sử. Đổi thời hạn trong `include/monitoring.yaml` (`keep_days`, `keep_detail_days`); chạy tay bằng
+`integration-monitor store compact`.
+"""
+
+
 def rollup_dag_doc(catalog: Catalog) -> str:
     return f"""### Tổng hợp trạng thái toàn trình của {len(catalog.services)} dịch vụ công
 

@@ -1,4 +1,4 @@
-"""Build one monitoring DAG per national database and the service rollup DAG.
+"""Build one monitoring DAG per national database, the service rollup DAG and the store compaction DAG.
 
 The DAGs are built from a plan (``plan.py``), which contains what they need from the catalog
 and the settings. The plan is cached between parses. When a catalog or settings file
@@ -20,6 +20,7 @@ from integration_monitor.dags.plan import DagPlan, DatabasePlan, load_plan
 
 START_DATE = dt.datetime(2025, 7, 1, tzinfo=dt.UTC)
 ROLLUP_DAG_ID = "monitor_services"
+COMPACTION_DAG_ID = "maintain_status_store"
 PROJECT_TAG = "integration-monitor"
 
 
@@ -107,6 +108,30 @@ def build_rollup_dag(plan: DagPlan) -> DAG:
     return dag
 
 
+def build_compaction_dag(plan: DagPlan) -> DAG:
+    compaction = plan.compaction
+    with DAG(
+        dag_id=COMPACTION_DAG_ID,
+        description="Thu gọn kho trạng thái: xóa dữ liệu thô cũ đã được tổng hợp theo giờ",
+        schedule=compaction.schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args(plan, "Văn phòng Chính phủ"),
+        tags=[PROJECT_TAG, "bảo trì"],
+        doc_md=compaction.doc_md,
+    ) as dag:
+
+        @task(task_id="compact_store")
+        def compact_store() -> dict[str, Any]:
+            from integration_monitor.pipeline.tasks import compact_task
+
+            return compact_task(compaction.keep_days, compaction.keep_detail_days)
+
+        compact_store()
+    return dag
+
+
 def build_all_dags() -> dict[str, DAG]:
     """Return every monitoring DAG keyed by DAG id, for a DAG file's globals.
 
@@ -119,6 +144,7 @@ def build_all_dags() -> dict[str, DAG]:
         database_dag_id(database.code): partial(build_database_dag, database, plan) for database in plan.databases
     }
     builders[ROLLUP_DAG_ID] = partial(build_rollup_dag, plan)
+    builders[COMPACTION_DAG_ID] = partial(build_compaction_dag, plan)
 
     wanted = get_parsing_context().dag_id
     if wanted in builders:

@@ -2,9 +2,9 @@
 
 The dag-processor parses the DAG file in a new process every 30 seconds. Reading and
 validating the catalog (20 YAML files, 795 fields) used to cost more than building the DAGs,
-although the files seldom change. The plan holds only what the DAGs are built from: each
-database's code, name, owning ministry, schedule and Vietnamese doc, the rollup's doc and
-the retry settings. It is written as JSON, in a file named after a key made of:
+although the files seldom change. The plan contains only what the DAGs are built from: each
+database's code, name, owning ministry, schedule and Vietnamese doc, the rollup's doc, the
+store compaction's schedule and retention, and the retry settings. It is written as JSON, in a file named after a key made of:
 
 - the bytes of every file under the catalog folder and of the settings file,
 - the environment variables that change schedules or retries,
@@ -37,7 +37,8 @@ PLAN_FILE_PATTERN = "dag-plan-*.json"
 PLANS_KEPT = 8  # plans of other catalogs (tests, scaled benchmarks) kept beside the current one
 PLAN_FORMAT = 1
 # Environment variables read while the plan is made (see pipeline.settings).
-PLAN_ENV_NAMES = ("INTEGRATION_MONITOR_RETRIES", "INTEGRATION_MONITOR_RETRY_DELAY_SECONDS")
+PLAN_ENV_NAMES = ("INTEGRATION_MONITOR_RETRIES", "INTEGRATION_MONITOR_RETRY_DELAY_SECONDS",
+                  "INTEGRATION_MONITOR_COMPACT_SCHEDULE")
 PLAN_ENV_PREFIX = "INTEGRATION_MONITOR_SCHEDULE"
 
 
@@ -51,9 +52,18 @@ class DatabasePlan:
 
 
 @dataclass(frozen=True)
+class CompactionPlan:
+    schedule: str | None
+    keep_days: float
+    keep_detail_days: float
+    doc_md: str
+
+
+@dataclass(frozen=True)
 class DagPlan:
     databases: tuple[DatabasePlan, ...]
     rollup_doc_md: str
+    compaction: CompactionPlan
     retries: int
     retry_delay_seconds: float
 
@@ -61,6 +71,7 @@ class DagPlan:
         return {
             "databases": [asdict(database) for database in self.databases],
             "rollup_doc_md": self.rollup_doc_md,
+            "compaction": asdict(self.compaction),
             "retries": self.retries,
             "retry_delay_seconds": self.retry_delay_seconds,
         }
@@ -70,6 +81,7 @@ class DagPlan:
         return cls(
             databases=tuple(DatabasePlan(**entry) for entry in document["databases"]),
             rollup_doc_md=str(document["rollup_doc_md"]),
+            compaction=CompactionPlan(**document["compaction"]),
             retries=int(document["retries"]),
             retry_delay_seconds=float(document["retry_delay_seconds"]),
         )
@@ -78,7 +90,7 @@ class DagPlan:
 def make_plan() -> DagPlan:
     """Read and validate the catalog and the settings, and keep what the DAGs need."""
     from integration_monitor.catalog.loader import load_catalog_cached
-    from integration_monitor.dags.docs import database_dag_doc, rollup_dag_doc
+    from integration_monitor.dags.docs import compaction_dag_doc, database_dag_doc, rollup_dag_doc
     from integration_monitor.pipeline.settings import load_settings
 
     catalog = load_catalog_cached()
@@ -96,6 +108,12 @@ def make_plan() -> DagPlan:
     return DagPlan(
         databases=tuple(databases),
         rollup_doc_md=rollup_dag_doc(catalog),
+        compaction=CompactionPlan(
+            schedule=settings.compaction_schedule(),
+            keep_days=settings.keep_days,
+            keep_detail_days=settings.keep_detail_days,
+            doc_md=compaction_dag_doc(settings.compaction_schedule(), settings.keep_days, settings.keep_detail_days),
+        ),
         retries=settings.effective_retries,
         retry_delay_seconds=settings.effective_retry_delay_seconds,
     )

@@ -45,12 +45,12 @@ def run_dags(dag_ids: list[str] | None = None) -> dict[str, str]:
     """Run the database DAGs, then the rollup, once each; return each run's final state."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from integration_monitor.dags.factory import ROLLUP_DAG_ID
+    from integration_monitor.dags.factory import COMPACTION_DAG_ID, ROLLUP_DAG_ID
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    database_dags = sorted(dag_id for dag_id in bag.dag_ids if dag_id != ROLLUP_DAG_ID)
+    database_dags = sorted(set(bag.dag_ids) - {ROLLUP_DAG_ID, COMPACTION_DAG_ID})
     selected = [dag_id for dag_id in database_dags if dag_ids is None or dag_id in dag_ids]
 
     states: dict[str, str] = {}

@@ -4,6 +4,8 @@ Defaults live in ``include/monitoring.yaml``; environment variables override the
 code change: ``INTEGRATION_MONITOR_SCHEDULE`` (every database), ``INTEGRATION_MONITOR_SCHEDULE__<CODE>``
 (one database, e.g. ``INTEGRATION_MONITOR_SCHEDULE__DAN_CU``), ``INTEGRATION_MONITOR_RETRIES`` and
 ``INTEGRATION_MONITOR_RETRY_DELAY_SECONDS``. A schedule of ``none`` disables scheduling (manual runs).
+The status store's daily compaction runs on ``compact_schedule`` (``INTEGRATION_MONITOR_COMPACT_SCHEDULE``)
+and keeps ``keep_days`` of raw rows and ``keep_detail_days`` of field and service-access rows.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from integration_monitor.catalog.errors import CatalogError
 from integration_monitor.paths import SETTINGS_ENV, settings_path
@@ -30,6 +32,17 @@ class MonitoringSettings(BaseModel):
     retry_delay_seconds: float = Field(default=60.0, ge=0)
     owner: str = "integration-monitor"
     dashboard_url: str = "http://127.0.0.1:8080/integration-monitor/"
+    # 19:30 UTC is 02:30 in Vietnam (UTC+7), outside office hours.
+    compact_schedule: str = "30 19 * * *"
+    # Longer than the dashboard's 30-day window, so a raw drill-down into that window still works.
+    keep_days: float = Field(default=35.0, gt=0)
+    keep_detail_days: float = Field(default=7.0, gt=0)
+
+    @model_validator(mode="after")
+    def _detail_within_raw(self) -> MonitoringSettings:
+        if self.keep_detail_days > self.keep_days:
+            raise ValueError(f"keep_detail_days ({self.keep_detail_days}) cannot exceed keep_days ({self.keep_days})")
+        return self
 
     def schedule_for(self, database_code: str) -> str | None:
         configured = (
@@ -38,6 +51,10 @@ class MonitoringSettings(BaseModel):
             or self.schedules.get(database_code)
             or self.default_schedule
         )
+        return None if configured.strip().lower() in {"none", "manual", ""} else configured.strip()
+
+    def compaction_schedule(self) -> str | None:
+        configured = os.environ.get("INTEGRATION_MONITOR_COMPACT_SCHEDULE") or self.compact_schedule
         return None if configured.strip().lower() in {"none", "manual", ""} else configured.strip()
 
     @property

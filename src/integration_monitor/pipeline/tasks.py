@@ -154,6 +154,24 @@ def _refresh_dashboard_aggregates() -> None:
         log.exception("Refreshing the dashboard's hourly tables failed; the pages will refresh them")
 
 
+def compact_task(keep_days: float, keep_detail_days: float) -> dict[str, Any]:
+    """Delete raw rows older than the retention periods once the hourly tables contain them."""
+    from integration_monitor.store.engine import session_factory
+    from integration_monitor.store.migrate import upgrade
+    from integration_monitor.store.retention import compact
+
+    upgrade()
+    result = compact(session_factory(), dt.timedelta(days=keep_days), keep_detail=dt.timedelta(days=keep_detail_days))
+    return {
+        "cutoff": result.cutoff.isoformat(timespec="seconds"),
+        "checks_deleted": result.checks_deleted,
+        "field_rows_deleted": result.field_rows_deleted,
+        "access_rows_deleted": result.access_rows_deleted,
+        "verdicts_deleted": result.verdicts_deleted,
+        "seconds": round(result.seconds, 3),
+    }
+
+
 def rollup_task(context: dict[str, Any]) -> dict[str, Any]:
     from integration_monitor.pipeline.rollup_step import run_rollup
 

@@ -27,9 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="delete raw checks and verdicts older than the retention period, once the hourly tables hold them",
     )
     compact.add_argument("--keep-days", type=float, default=None,
-                         help="days of raw rows to keep (default: 35, longer than the dashboard's 30-day window)")
+                         help="days of raw rows to keep (default: keep_days of the monitoring settings, 35 unless changed)")
     compact.add_argument("--keep-detail-days", type=float, default=None,
-                         help="days of field and service-access rows to keep, at most --keep-days (default: 7)")
+                         help="days of field and service-access rows to keep, at most --keep-days "
+                              "(default: keep_detail_days of the monitoring settings, 7 unless changed)")
     compact.add_argument("--store-url", default=None, help="status store URL (default: INTEGRATION_MONITOR_STORE_URL)")
     compact.set_defaults(handler=run_compact)
 
@@ -72,10 +73,12 @@ def run_compact(args: argparse.Namespace) -> int:
 
     from integration_monitor.store.engine import redact, session_factory, store_url
     from integration_monitor.store.migrate import upgrade
-    from integration_monitor.store.retention import DEFAULT_KEEP_DAYS, DEFAULT_KEEP_DETAIL_DAYS, compact
+    from integration_monitor.pipeline.settings import load_settings
+    from integration_monitor.store.retention import compact
 
-    keep_days = DEFAULT_KEEP_DAYS if args.keep_days is None else args.keep_days
-    detail_days = min(DEFAULT_KEEP_DETAIL_DAYS, keep_days) if args.keep_detail_days is None else args.keep_detail_days
+    settings = load_settings()
+    keep_days = settings.keep_days if args.keep_days is None else args.keep_days
+    detail_days = min(settings.keep_detail_days, keep_days) if args.keep_detail_days is None else args.keep_detail_days
     if keep_days <= 0 or detail_days <= 0:
         print(f"error: --keep-days and --keep-detail-days must be positive, got {keep_days} and {detail_days}",
               file=sys.stderr)

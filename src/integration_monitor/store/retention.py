@@ -28,12 +28,14 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from integration_monitor.pipeline.settings import MonitoringSettings
 from integration_monitor.store.models import DatabaseCheck, FieldCheck, ServiceAccess, ServiceStatusRow
 
 log = logging.getLogger(__name__)
 
-DEFAULT_KEEP_DAYS = 35.0  # longer than the dashboard's 30-day window, so any raw drill-down still works
-DEFAULT_KEEP_DETAIL_DAYS = 7.0
+# The defaults of include/monitoring.yaml's keep_days and keep_detail_days.
+DEFAULT_KEEP_DAYS = float(MonitoringSettings.model_fields["keep_days"].default)
+DEFAULT_KEEP_DETAIL_DAYS = float(MonitoringSettings.model_fields["keep_detail_days"].default)
 DELETE_BATCH = 20_000
 
 
