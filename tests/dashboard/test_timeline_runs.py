@@ -1,4 +1,4 @@
-"""Timeline segments built from the store's runs of hours equal those of a walk over every hour."""
+"""Timeline segments built from day sums and runs of hours equal those of a walk over every hour."""
 
 from __future__ import annotations
 
