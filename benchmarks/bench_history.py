@@ -106,7 +106,10 @@ def cached_sqlite_store(path: Path, catalog: Any, days: float, detail_days: floa
         digest.update((PROJECT_ROOT / "src" / "integration_monitor" / name).read_bytes())
     cached = CACHE_DIR / f"history-{days:g}d-{digest.hexdigest()[:16]}.db"
     if cached.is_file():
+        from integration_monitor.store.migrate import upgrade
+
         shutil.copyfile(cached, path)
+        upgrade(f"sqlite:///{path}")  # migrations added since the year was written, as a deployed store gets them
         return {"from_cache": str(cached)}
 
     figures = fill(f"sqlite:///{path}", catalog, days, detail_days)
