@@ -168,6 +168,10 @@ def _hourly_segments(session: Session, number: int, start: dt.datetime, end: dt.
     is one run, so a steady 30-day window returns about 30 rows and only the days with a
     change are read hour by hour. Reading all 720 hours of a 30-day window cost about four
     times a week's 168, per row in Python.
+
+    NOTE: a service that changes state on most days still has most of its hours read. On the
+    history benchmark's generated year, service 20 (mixed hours on 28 of 30 days) takes 2.7
+    times a week's time on SQLite and 2.1 times on PostgreSQL.
     """
     first_hour = hour_floor(start)
     days = session.execute(_day_sums(session, number, first_hour, end)).all()
