@@ -19,7 +19,7 @@ class DatabaseHourly(Base):
     """The checks of one national database within one UTC hour, summed up."""
 
     __tablename__ = "dashboard_database_hourly"
-    __table_args__ = (Index("ix_dashboard_database_hourly_hour", "hour_start"),)
+    __table_args__ = (Index("ix_dashboard_database_hourly_hour", "hour_start", "database_code"),)
 
     database_code: Mapped[str] = mapped_column(String(64), primary_key=True)
     hour_start: Mapped[dt.datetime] = mapped_column(UtcDateTime(), primary_key=True)
@@ -44,7 +44,7 @@ class ServiceHourly(Base):
     """The rollup verdicts of one public service within one UTC hour, summed up."""
 
     __tablename__ = "dashboard_service_hourly"
-    __table_args__ = (Index("ix_dashboard_service_hourly_hour", "hour_start"),)
+    __table_args__ = (Index("ix_dashboard_service_hourly_hour", "hour_start", "service_number"),)
 
     service_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     hour_start: Mapped[dt.datetime] = mapped_column(UtcDateTime(), primary_key=True)
