@@ -39,6 +39,7 @@ BLOCK_KINDS = {
     "signature_missing": "records without a digital signature",
     "signature_invalid": "invalid digital signatures",
     "access_denied": "access refused for this service's code",
+    "payload_untrusted": "records repeat JSON keys",
 }
 
 

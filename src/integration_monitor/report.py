@@ -120,6 +120,7 @@ def describe_reason(reason: BlockingReason, catalog: Catalog, language: str | No
                                        db=name, ratio=reason.detail),
         BlockKind.SIGNATURE_INVALID: _("{db}: invalid digital signatures (valid: {ratio})", db=name,
                                        ratio=reason.detail),
+        BlockKind.PAYLOAD_UNTRUSTED: _("{db}: records repeat JSON keys, so their values cannot be trusted", db=name),
     }
     return texts[reason.kind]
 

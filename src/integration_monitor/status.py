@@ -10,8 +10,8 @@ A national database is:
 - ``NO_DATA``: reachable, but it returned no records.
 
 A public service is ``END_TO_END_READY`` when every database it reads is usable for it:
-checked, not BROKEN or NO_DATA, its required fields complete, signatures present and valid,
-and access granted for its service code. Otherwise it is ``NOT_READY`` with one reason per
+checked, not BROKEN or NO_DATA, its records free of repeated JSON keys, its required fields
+complete, signatures present and valid, and access granted for its service code. Otherwise it is ``NOT_READY`` with one reason per
 blocking problem.
 """
 
@@ -45,6 +45,8 @@ class BlockKind(StrEnum):
     SIGNATURE_MISSING = "signature_missing"
     SIGNATURE_INVALID = "signature_invalid"
     ACCESS_DENIED = "access_denied"
+    # Records repeat a JSON key, so a consumer may read a value that the checks did not see.
+    PAYLOAD_UNTRUSTED = "payload_untrusted"
 
 
 @dataclass(frozen=True)

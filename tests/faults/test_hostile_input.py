@@ -9,6 +9,7 @@ in-process under ``dag.test()``, must stay within a bounded peak memory.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -281,3 +282,16 @@ def test_nested_list_counts_as_present(hostile: HostileRun, monitor: SharedMonit
     figures = monitor.rows("select completeness, missing_count from field_checks where check_id = :id "
                            "and field_code = :field", id=check["id"], field=field)
     assert figures == [{"completeness": 0.5, "missing_count": 50}]
+
+
+def test_duplicate_keys_block_services(hostile: HostileRun, monitor: SharedMonitor, catalog) -> None:  # type: ignore[no-untyped-def]
+    database = hostile.cases["duplicate_keys"][0].database
+    readers = [service.number for service in catalog.services_reading(database)]
+    assert readers, database
+    for number in readers:
+        [latest] = monitor.rows("select ready, reasons from service_statuses where service_number = :number "
+                                "order by evaluated_at desc, id desc limit 1", number=number)
+        reasons = latest["reasons"] if isinstance(latest["reasons"], list) else json.loads(latest["reasons"])
+        kinds = {(reason["database"], reason["kind"]) for reason in reasons}
+        assert not latest["ready"], number
+        assert (database, "payload_untrusted") in kinds, (number, kinds)

@@ -74,14 +74,15 @@ def _classify(
 
     problems: list[str] = []
     failure_kind: str | None = None
-    if measurement.absent_fields:
-        failure_kind = FailureKind.SCHEMA_DRIFT.value
-        problems.append(f"{len(measurement.absent_fields)} required fields absent from every record")
     if measurement.duplicate_keys:
         # A consumer that keeps the first value of a repeated key reads a value that the
-        # signature check did not see, so the batch cannot be trusted as it is.
-        failure_kind = failure_kind or FailureKind.INVALID_PAYLOAD.value
+        # signature check did not see, so the batch cannot be trusted as it is. This kind
+        # comes first because the rollup blocks every service of a database with it.
+        failure_kind = FailureKind.INVALID_PAYLOAD.value
         problems.append(f"{measurement.duplicate_keys} duplicate JSON keys in the records, last value kept")
+    if measurement.absent_fields:
+        failure_kind = failure_kind or FailureKind.SCHEMA_DRIFT.value
+        problems.append(f"{len(measurement.absent_fields)} required fields absent from every record")
     failed_fields = [item.field_code for item in fields if not item.passed]
     if failed_fields:
         problems.append(f"{len(failed_fields)} fields below their completeness threshold")

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping
 
 from integration_monitor.catalog.models import Catalog, Service
+from integration_monitor.fetch.errors import FailureKind
 from integration_monitor.status import BlockingReason, BlockKind, DatabaseStatus, ServiceVerdict
 from integration_monitor.store.models import DatabaseCheck
 
@@ -28,6 +29,11 @@ def evaluate_service(service: Service, catalog: Catalog, checks: Mapping[str, Da
             continue
         if check.status == DatabaseStatus.NO_DATA.value:
             reasons.append(BlockingReason(entry.database, BlockKind.NO_DATA,
+                                          failure_kind=check.failure_kind, detail=check.reason))
+            continue
+        if check.status == DatabaseStatus.DEGRADED.value and check.failure_kind == FailureKind.INVALID_PAYLOAD.value:
+            # Only repeated JSON keys degrade a database with this kind (record_step._classify).
+            reasons.append(BlockingReason(entry.database, BlockKind.PAYLOAD_UNTRUSTED,
                                           failure_kind=check.failure_kind, detail=check.reason))
             continue
 
