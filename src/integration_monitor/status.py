@@ -4,7 +4,8 @@ A national database is:
 - ``OK``: reachable, at least the minimum number of records, every checked field and the
   signature ratios at or above their thresholds, and every consuming service allowed;
 - ``DEGRADED``: reachable, but some field, signature ratio or service access is below what
-  the services need (includes schema drift, where a field is renamed or dropped);
+  the services need (includes schema drift, where a field is renamed or dropped), more
+  records repeat exactly than ``max_duplicate_share`` allows, or records repeat JSON keys;
 - ``BROKEN``: unreachable, or the response cannot be used (refused, timeout, HTTP error,
   invalid or truncated payload, ...);
 - ``NO_DATA``: reachable, but it returned no records.

@@ -9,6 +9,7 @@ database and, for completeness, per field of a database::
       signature_present: 0.99
       signature_valid: 0.99
       min_records: 1
+      max_duplicate_share: 0.01
     databases:
       kham_chua_benh:
         signature_valid: 0.98
@@ -59,6 +60,7 @@ class Defaults(_StrictModel):
     signature_present: Ratio = 0.99  # share of records that must carry a digital signature
     signature_valid: Ratio = 0.99  # share of all records whose signature verifies
     min_records: RecordCount = 1  # a batch with fewer records fails the row-count check
+    max_duplicate_share: Ratio = 0.01  # share of records that may repeat another record of the batch exactly
 
 
 class DatabaseOverride(_StrictModel):
@@ -66,6 +68,7 @@ class DatabaseOverride(_StrictModel):
     signature_present: Ratio | None = None
     signature_valid: Ratio | None = None
     min_records: RecordCount | None = None
+    max_duplicate_share: Ratio | None = None
     fields: dict[str, Ratio] = Field(default_factory=dict)  # field code -> completeness threshold
 
     @field_validator("fields", mode="before")
@@ -101,6 +104,7 @@ class Thresholds:
             signature_present=_first_set(override.signature_present, defaults.signature_present),
             signature_valid=_first_set(override.signature_valid, defaults.signature_valid),
             min_records=_first_set(override.min_records, defaults.min_records),
+            max_duplicate_share=_first_set(override.max_duplicate_share, defaults.max_duplicate_share),
             field_completeness=dict(override.fields),
         )
 
@@ -114,6 +118,7 @@ class DatabaseThresholds:
     signature_present: float
     signature_valid: float
     min_records: int
+    max_duplicate_share: float = 0.01
     field_completeness: Mapping[str, float] = field(default_factory=dict)
 
     def field(self, code: str) -> float:

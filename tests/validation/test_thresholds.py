@@ -27,6 +27,7 @@ databases:
       HO_VA_TEN: 0.99
   khach_hang_evn:
     min_records: 10
+    max_duplicate_share: 0.2
 """
 
 
@@ -42,6 +43,7 @@ def test_committed_file_has_the_documented_defaults():
     assert limits.signature_present == 0.99
     assert limits.signature_valid == 0.99
     assert limits.min_records == 1
+    assert limits.max_duplicate_share == 0.01
 
 
 def test_committed_file_matches_the_catalog(catalog):
@@ -68,7 +70,9 @@ def test_database_and_field_overrides(write_thresholds):
 
     evn = thresholds_for("khach_hang_evn", thresholds)
     assert evn.min_records == 10
+    assert evn.max_duplicate_share == 0.2
     assert evn.signature_valid == 0.99
+    assert dan_cu.max_duplicate_share == 0.01
 
 
 def test_unknown_database_gets_defaults(write_thresholds):

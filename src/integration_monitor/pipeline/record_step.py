@@ -96,6 +96,11 @@ def _classify(
         failure_kind = failure_kind or FailureKind.UNAUTHORIZED.value
     if not validation.get("row_count_passed", True):
         problems.append("fewer records than the minimum")
+    duplicates = validation.get("duplicates")
+    if duplicates and not duplicates["passed"]:
+        # Exact repeats usually come from overlapping pages: the batch misses as many other records.
+        problems.append(f"{duplicates['count']} repeated records ({duplicates['share']:.1%}) above "
+                        f"{duplicates['threshold']:.0%}")
 
     if problems:
         return DatabaseStatus.DEGRADED, failure_kind, "; ".join(problems)

@@ -44,8 +44,12 @@ def run_validate(catalog: Catalog, measurement: Measurement) -> dict[str, Any]:
         # A field absent from every record fails its existence check; keep it visible per field.
         fields.setdefault(code, {"completeness": 0.0, "missing_count": count, "threshold": limits.field(code),
                                  "passed": False})
+    duplicate_share = measurement.duplicate_count / count if count else 0.0
     return {
         "success": outcome.success,
+        "duplicates": {"count": measurement.duplicate_count, "share": duplicate_share,
+                       "threshold": limits.max_duplicate_share,
+                       "passed": duplicate_share <= limits.max_duplicate_share},
         "evaluated": outcome.evaluated,
         "failed": outcome.failed,
         "row_count_passed": outcome.row_count_passed,
