@@ -8,11 +8,11 @@ store compaction's schedule and retention, and the retry settings. It is written
 
 - the bytes of every file under the catalog folder and of the settings file,
 - the environment variables that change schedules or retries,
-- the source of this module and of ``docs.py``, which shape the plan.
+- the source of the modules that read the catalog and the settings and shape the plan.
 
 Any change to one of them misses the cache, so the catalog is read and validated again and
 a broken catalog still fails the DAG file with a message naming the bad entry. The cache
-holds no secret and no record value. It lives in ``INTEGRATION_MONITOR_CACHE_DIR``, else in
+contains no secret and no record value. It lives in ``INTEGRATION_MONITOR_CACHE_DIR``, else in
 ``$XDG_CACHE_HOME/integration-monitor`` or ``~/.cache/integration-monitor``; ``off``
 switches it off. A cache that cannot be read or written is logged and skipped.
 """
@@ -40,6 +40,8 @@ PLAN_FORMAT = 1
 PLAN_ENV_NAMES = ("INTEGRATION_MONITOR_RETRIES", "INTEGRATION_MONITOR_RETRY_DELAY_SECONDS",
                   "INTEGRATION_MONITOR_COMPACT_SCHEDULE")
 PLAN_ENV_PREFIX = "INTEGRATION_MONITOR_SCHEDULE"
+# The code that reads the catalog and settings and shapes the plan, relative to the package.
+PLAN_SOURCES = ("dags/plan.py", "dags/docs.py", "catalog/loader.py", "catalog/models.py", "pipeline/settings.py")
 
 
 @dataclass(frozen=True)
@@ -122,9 +124,9 @@ def make_plan() -> DagPlan:
 def plan_key() -> str:
     """Hash everything the plan is made from."""
     digest = hashlib.sha256(f"plan format {PLAN_FORMAT}\n".encode())
-    here = Path(__file__).resolve().parent
-    for source in (here / "plan.py", here / "docs.py"):
-        _add_file(digest, source.name, source)
+    package = Path(__file__).resolve().parent.parent
+    for source in PLAN_SOURCES:
+        _add_file(digest, source, package / source)
     catalog_root = default_catalog_root()
     digest.update(f"catalog {catalog_root.resolve()}\n".encode())
     if catalog_root.is_dir():
