@@ -117,7 +117,7 @@ def same_shape_maintenance():
 same_shape_maintenance()
 '''
 
-# The least a DAG per database can cost: 16 DAGs with one classic task each, and 16 without tasks.
+# The minimum cost of a DAG per database: 16 DAGs with one classic task each, and 16 without tasks.
 ONE_TASK_DAGS = '''"""16 DAGs of one classic task each."""
 
 import pendulum

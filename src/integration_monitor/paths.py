@@ -1,6 +1,6 @@
-"""Where the project's files are, without importing the catalog's parser or models.
+"""Paths of the project's files, found without importing the catalog's parser or models.
 
-The DAG file imports this at every parse, so it stays on the standard library.
+The DAG file imports this module at every parse, so it uses the standard library only.
 """
 
 from __future__ import annotations
@@ -33,5 +33,5 @@ def default_catalog_root() -> Path:
 
 
 def settings_path() -> Path:
-    """The monitoring settings file: ``INTEGRATION_MONITOR_SETTINGS`` or ``include/monitoring.yaml``."""
+    """Return the monitoring settings file: ``INTEGRATION_MONITOR_SETTINGS`` or ``include/monitoring.yaml``."""
     return Path(os.environ.get(SETTINGS_ENV) or project_root() / "include" / "monitoring.yaml")

@@ -22,6 +22,7 @@ START_DATE = dt.datetime(2025, 7, 1, tzinfo=dt.UTC)
 ROLLUP_DAG_ID = "monitor_services"
 COMPACTION_DAG_ID = "maintain_status_store"
 PROJECT_TAG = "integration-monitor"
+GOVERNMENT_OFFICE = "Văn phòng Chính phủ"  # owner of the DAGs that span every ministry
 
 
 def database_dag_id(database_code: str) -> str:
@@ -41,16 +42,23 @@ def _default_args(plan: DagPlan, owner: str) -> dict[str, Any]:
     }
 
 
+def _common_arguments(plan: DagPlan, owner: str) -> dict[str, Any]:
+    """Return the DAG arguments that every monitoring DAG shares."""
+    return {
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": _default_args(plan, owner),
+    }
+
+
 def build_database_dag(database: DatabasePlan, plan: DagPlan) -> DAG:
     code = database.code
     with DAG(
         dag_id=database_dag_id(code),
         description=f"Giám sát kết nối {database.name}",
         schedule=database.schedule,
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        default_args=_default_args(plan, database.owner),
+        **_common_arguments(plan, database.owner),
         tags=[PROJECT_TAG, "CSDL", database.owner],
         doc_md=database.doc_md,
     ) as dag:
@@ -90,10 +98,7 @@ def build_rollup_dag(plan: DagPlan) -> DAG:
         dag_id=ROLLUP_DAG_ID,
         description="Tổng hợp trạng thái toàn trình của các dịch vụ công",
         schedule=AssetAny(*(database_asset(database.code) for database in plan.databases)),
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        default_args=_default_args(plan, "Văn phòng Chính phủ"),
+        **_common_arguments(plan, GOVERNMENT_OFFICE),
         tags=[PROJECT_TAG, "dịch vụ công"],
         doc_md=plan.rollup_doc_md,
     ) as dag:
@@ -114,10 +119,7 @@ def build_compaction_dag(plan: DagPlan) -> DAG:
         dag_id=COMPACTION_DAG_ID,
         description="Thu gọn kho trạng thái: xóa dữ liệu thô cũ đã được tổng hợp theo giờ",
         schedule=compaction.schedule,
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        default_args=_default_args(plan, "Văn phòng Chính phủ"),
+        **_common_arguments(plan, GOVERNMENT_OFFICE),
         tags=[PROJECT_TAG, "bảo trì"],
         doc_md=compaction.doc_md,
     ) as dag:

@@ -1,10 +1,11 @@
-"""What the DAG file needs from the catalog and the settings, kept between parses.
+"""The DAG plan: the part of the catalog and the settings that the DAG file needs, cached between parses.
 
 The dag-processor parses the DAG file in a new process every 30 seconds. Reading and
 validating the catalog (20 YAML files, 795 fields) used to cost more than building the DAGs,
 although the files seldom change. The plan contains only what the DAGs are built from: each
 database's code, name, owning ministry, schedule and Vietnamese doc, the rollup's doc, the
-store compaction's schedule and retention, and the retry settings. It is written as JSON, in a file named after a key made of:
+store compaction's schedule and retention, and the retry settings. It is written as JSON,
+in a file named after a key made of:
 
 - the bytes of every file under the catalog folder and of the settings file,
 - the environment variables that change schedules or retries,
